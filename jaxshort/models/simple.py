@@ -1,0 +1,65 @@
+"""Small models for CPU runs: an MLP and a small CNN.
+
+Every model in jaxshort names its ordered blocks in `blocks`; the top-level keys of its `params` (and
+`batch_stats`, if any) are exactly these names, so splicing, freezing and per-block learning rates are tree
+operations. Each block's output is sown into the `intermediates` collection under the block's name, for probes.
+"""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+class MLP(nn.Module):
+  """Flatten, then `len(widths)` Dense+ReLU blocks named layer1.., then a Dense `head`."""
+  num_classes: int
+  widths: Sequence[int] = (256, 256)
+
+  @property
+  def blocks(self) -> tuple[str, ...]:
+    return tuple(f"layer{i + 1}" for i in range(len(self.widths))) + ("head",)
+
+  @nn.compact
+  def __call__(self, images: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    """images float [B, H, W, C] -> logits [B, num_classes]."""
+    x = images.reshape((images.shape[0], -1))
+    for name, width in zip(self.blocks, self.widths):
+      x = nn.relu(nn.Dense(width, name=name)(x))
+      self.sow("intermediates", name, x)
+    return nn.Dense(self.num_classes, name="head")(x)
+
+
+class ConvBlock(nn.Module):
+  """3x3 conv, optional batch norm, ReLU, 2x2 max-pool."""
+  features: int
+  batch_norm: bool = True
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+    x = nn.Conv(self.features, (3, 3), use_bias=not self.batch_norm)(x)
+    if self.batch_norm:
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+    x = nn.relu(x)
+    return nn.max_pool(x, (2, 2), strides=(2, 2))
+
+
+class SmallCNN(nn.Module):
+  """`len(widths)` ConvBlocks named conv1.., global average pooling, a Dense `head`."""
+  num_classes: int
+  widths: Sequence[int] = (32, 64, 128)
+  batch_norm: bool = True
+
+  @property
+  def blocks(self) -> tuple[str, ...]:
+    return tuple(f"conv{i + 1}" for i in range(len(self.widths))) + ("head",)
+
+  @nn.compact
+  def __call__(self, images: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    """images float [B, H, W, C] -> logits [B, num_classes]."""
+    x = images
+    for name, width in zip(self.blocks, self.widths):
+      x = ConvBlock(width, self.batch_norm, name=name)(x, train)
+      self.sow("intermediates", name, x)
+    x = x.mean(axis=(1, 2))
+    return nn.Dense(self.num_classes, name="head")(x)

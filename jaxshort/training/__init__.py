@@ -1,0 +1,1 @@
+"""Train state, jitted steps, metrics, optimizers, checkpoints and the training loop."""

@@ -1,0 +1,46 @@
+"""Optimizers and learning-rate schedules from the config's `optimizer` field."""
+
+import ml_collections
+import optax
+
+from jaxshort.errors import UserError
+
+
+def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
+  """`config.schedule`: 'constant', 'cosine' (to 0 at num_steps) or 'warmup_cosine' (linear warm-up first)."""
+  lr = config.learning_rate
+  if not lr > 0:
+    raise UserError(f"optimizer.learning_rate must be positive, got {lr}")
+  warmup = config.get("warmup_steps", 0)
+  if config.schedule == "constant":
+    return optax.constant_schedule(lr)
+  if config.schedule == "cosine":
+    return optax.cosine_decay_schedule(lr, max(num_steps, 1))
+  if config.schedule == "warmup_cosine":
+    if not 0 <= warmup < num_steps:
+      raise UserError(f"optimizer.warmup_steps must lie in [0, num_steps={num_steps}), got {warmup}")
+    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(num_steps, warmup + 1))
+  raise UserError(f"unknown optimizer.schedule {config.schedule!r}; known: constant, cosine, warmup_cosine")
+
+
+def make_optimizer(config: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
+  """`config.name`: 'sgd' (momentum, nesterov), 'adam' or 'adamw'; optional `grad_clip_norm` and
+  `weight_decay` (decoupled for adamw, L2 added to the gradient for sgd and adam)."""
+  schedule = make_schedule(config, num_steps)
+  weight_decay = config.get("weight_decay", 0.0)
+  if weight_decay < 0:
+    raise UserError(f"optimizer.weight_decay must be >= 0, got {weight_decay}")
+  if config.name == "sgd":
+    core = optax.sgd(schedule, momentum=config.get("momentum", 0.9) or None, nesterov=config.get("nesterov", False))
+  elif config.name == "adam":
+    core = optax.adam(schedule)
+  elif config.name == "adamw":
+    core = optax.adamw(schedule, weight_decay=weight_decay)
+  else:
+    raise UserError(f"unknown optimizer.name {config.name!r}; known: sgd, adam, adamw")
+  chain = []
+  if config.get("grad_clip_norm", 0.0):
+    chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  if weight_decay and config.name != "adamw":
+    chain.append(optax.add_decayed_weights(weight_decay))
+  return optax.chain(*chain, core)

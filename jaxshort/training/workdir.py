@@ -1,0 +1,99 @@
+"""Everything a run writes: the workdir, config.json, metrics.jsonl, results.json. Files are written atomically
+(write, then rename), so a killed run never leaves a half-written file."""
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from jaxshort.errors import UserError
+
+
+def _jsonable(value: Any) -> Any:
+  if isinstance(value, dict):
+    return {str(k): _jsonable(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_jsonable(v) for v in value]
+  if isinstance(value, np.ndarray):
+    return _jsonable(value.tolist())
+  if isinstance(value, np.generic):
+    return value.item()
+  if isinstance(value, float) and not np.isfinite(value):
+    return None
+  return value
+
+
+def write_json(path: str, obj: Any) -> None:
+  """Writes `obj` as indented JSON to `path` atomically; numpy values become plain numbers, NaN null."""
+  directory = os.path.dirname(path) or "."
+  with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
+    json.dump(_jsonable(obj), f, indent=2, sort_keys=False)
+    f.write("\n")
+  os.replace(f.name, path)
+
+
+def read_json(path: str) -> Any:
+  with open(path) as f:
+    return json.load(f)
+
+
+def config_dict(config: ml_collections.ConfigDict) -> dict:
+  return json.loads(config.to_json_best_effort())
+
+
+def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> None:
+  """Creates `workdir` and writes config.json; refuses a workdir that holds a run of a different config."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as error:
+    raise UserError(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir") from None
+  path = os.path.join(workdir, "config.json")
+  new = config_dict(config)
+  if os.path.exists(path) and not overwrite:
+    old = read_json(path)
+    if old != new:
+      changed = sorted(_differences(old, new))
+      raise UserError(f"workdir {workdir!r} holds a run with another config (differs in {', '.join(changed)}); "
+                      f"pass a new --workdir, or --overwrite to start this one there afresh")
+  write_json(path, new)
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+  if isinstance(old, dict) and isinstance(new, dict):
+    out = []
+    for key in sorted(set(old) | set(new)):
+      out += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+    return out
+  return [] if old == new else [prefix.rstrip(".")]
+
+
+class MetricsLog:
+  """metrics.jsonl: one JSON object per line, each with `step` and `split`."""
+
+  def __init__(self, path: str):
+    self.path = path
+
+  def write(self, step: int, split: str, metrics: dict) -> None:
+    with open(self.path, "a") as f:
+      f.write(json.dumps(_jsonable({"step": int(step), "split": split, **metrics})) + "\n")
+
+  def read(self) -> list[dict]:
+    if not os.path.exists(self.path):
+      return []
+    with open(self.path) as f:
+      return [json.loads(line) for line in f if line.strip()]
+
+  def truncate_after(self, step: int) -> None:
+    """Drops records of steps after `step` (logged by a run that was killed before its next checkpoint)."""
+    kept = [r for r in self.read() if r["step"] <= step]
+    directory = os.path.dirname(self.path) or "."
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
+      f.writelines(json.dumps(r) + "\n" for r in kept)
+    os.replace(f.name, self.path)
