@@ -5,6 +5,7 @@ Reads top to bottom: `evaluate` one split, `train_classifier` (init or resume, l
 """
 
 import os
+import sys
 import time
 
 import jax
@@ -72,6 +73,8 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   checkpoints = Checkpointer(os.path.join(run_dir, "checkpoints"))
   state = checkpoints.restore_latest(state)
   start = int(jax.device_get(state.step))
+  if start:
+    print(f"[{name}] resuming from the checkpoint at step {start} in {run_dir}", file=sys.stderr, flush=True)
   log = MetricsLog(os.path.join(run_dir, "metrics.jsonl"))
   log.truncate_after(start)
   if start >= config.num_steps:

@@ -45,7 +45,8 @@ def config_dict(config: ml_collections.ConfigDict) -> dict:
 
 
 def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> None:
-  """Creates `workdir` and writes config.json; refuses a workdir that holds a run of a different config."""
+  """Creates `workdir` and writes config.json; refuses a workdir whose run (checkpoints or results) was made
+  with a different config, unless `overwrite`."""
   try:
     os.makedirs(workdir, exist_ok=True)
     probe = os.path.join(workdir, ".write_test")
@@ -56,13 +57,21 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, overwrite: 
     raise UserError(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir") from None
   path = os.path.join(workdir, "config.json")
   new = config_dict(config)
-  if os.path.exists(path) and not overwrite:
+  if os.path.exists(path) and has_progress(workdir) and not overwrite:
     old = read_json(path)
     if old != new:
       changed = sorted(_differences(old, new))
       raise UserError(f"workdir {workdir!r} holds a run with another config (differs in {', '.join(changed)}); "
                       f"pass a new --workdir, or --overwrite to start this one there afresh")
   write_json(path, new)
+
+
+def has_progress(workdir: str) -> bool:
+  """Whether `workdir` holds results or checkpoints, anywhere below it (experiments may nest runs)."""
+  for root, dirs, files in os.walk(workdir):
+    if "results.json" in files or ("checkpoints" in dirs and os.listdir(os.path.join(root, "checkpoints"))):
+      return True
+  return False
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -1,0 +1,82 @@
+"""launch.py as a user runs it: overrides, clear errors, and resume after SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import REPO
+
+FAST = ["--config.num_steps=60", "--config.model.widths=(32,)", "--config.eval_every_steps=30",
+        "--config.checkpoint_every_steps=30", "--config.log_every_steps=10"]
+
+
+def launch(*args, wait=True):
+  command = [sys.executable, os.path.join(REPO, "launch.py"), *args]
+  if not wait:
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_unknown_config_field_is_one_clear_line(tmp_path):
+  run = launch("--config", "configs/default.py", "--config.no_such_field=1", f"--workdir={tmp_path / 'w'}")
+  assert run.returncode == 2
+  lines = run.stderr.strip().splitlines()
+  assert len(lines) == 1, run.stderr
+  assert lines[0].startswith("error: unknown config field --config.no_such_field")
+  assert not os.path.exists(tmp_path / "w")
+
+
+def test_bad_values_are_one_clear_line(tmp_path):
+  for args, expected in [(["--config.seed=abc"], "--config.seed"),
+                         (["--config.model.name=nope"], "unknown model 'nope'"),
+                         (["--config=configs/missing.py"], "config file 'configs/missing.py' not found"),
+                         (["--config.optimizer.learning_rate=-1.0"], "learning_rate must be positive")]:
+    run = launch(*args, f"--workdir={tmp_path / 'w'}")
+    assert run.returncode == 2, args
+    assert "Traceback" not in run.stderr
+    assert expected in run.stderr.strip().splitlines()[-1], run.stderr
+
+
+def test_overrides_reach_the_run(tmp_path):
+  workdir = tmp_path / "w"
+  run = launch(*FAST, "--config.seed=3", f"--workdir={workdir}")
+  assert run.returncode == 0, run.stderr
+  config = json.load(open(workdir / "config.json"))
+  assert config["seed"] == 3 and config["num_steps"] == 60 and config["model"]["widths"] == [32]
+  results = json.load(open(workdir / "results.json"))
+  assert results["seed"] == 3
+  assert "out_of_distribution_accuracy" in run.stdout
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path):
+  args = ["--config.num_steps=300", "--config.checkpoint_every_steps=50", "--config.eval_every_steps=150",
+          "--config.log_every_steps=20"]
+  reference = tmp_path / "reference"
+  assert launch(*args, f"--workdir={reference}").returncode == 0
+
+  workdir = tmp_path / "killed"
+  process = launch(*args, f"--workdir={workdir}", wait=False)
+  checkpoints = workdir / "checkpoints"
+  deadline = time.time() + 240
+  while time.time() < deadline:
+    steps = [int(d) for d in os.listdir(checkpoints) if d.isdigit()] if checkpoints.exists() else []
+    if steps and max(steps) >= 100:
+      break
+    time.sleep(0.02)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert not (workdir / "results.json").exists(), "the run finished before it was killed"
+
+  resumed = launch(*args, f"--workdir={workdir}")
+  assert resumed.returncode == 0, resumed.stderr
+  assert "resuming from the checkpoint at step" in resumed.stderr
+  ours = json.load(open(workdir / "results.json"))["metrics"]
+  theirs = json.load(open(reference / "results.json"))["metrics"]
+  assert ours == theirs
+  records = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
+  keys = [(r["step"], r["split"]) for r in records]
+  assert len(keys) == len(set(keys)), "records of the killed run's last steps were logged twice"
+  assert [r["step"] for r in records if r["split"] == "train"] == list(range(20, 301, 20))
