@@ -89,11 +89,9 @@ def main(argv: list[str]) -> None:
   try:
     sharding.configure_cpu_devices(config.get("num_cpu_devices", 0))
     from jaxshort import experiments  # pylint: disable=g-import-not-at-top
-    from jaxshort.training.workdir import prepare_workdir  # pylint: disable=g-import-not-at-top
     workdir = flags.FLAGS.workdir or default_workdir(config_flags.get_config_filename(flags.FLAGS["config"]))
-    prepare_workdir(workdir, config, overwrite=flags.FLAGS.overwrite)
     print(f"jaxshort: {config.experiment} -> {workdir}", file=sys.stderr)
-    results = experiments.run(config, workdir)
+    results = experiments.run_in_workdir(config, workdir, overwrite=flags.FLAGS.overwrite)
   except UserError as error:
     fail(str(error))
   summary = results.get("summary", {})

@@ -4,6 +4,8 @@ import ml_collections
 
 from jaxshort.registry import Registry
 from jaxshort.training import train
+from jaxshort.training.lock import WorkdirLock
+from jaxshort.training.workdir import check_config, ensure_writable
 
 EXPERIMENTS: Registry = Registry("experiment")
 EXPERIMENTS.register("train")(train.train_and_evaluate)
@@ -12,3 +14,12 @@ EXPERIMENTS.register("train")(train.train_and_evaluate)
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs the experiment named `config.experiment`; returns what it wrote to results.json."""
   return EXPERIMENTS.get(config.experiment)(config, workdir)
+
+
+def run_in_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> dict:
+  """`run` with the workdir guarded: writable, held by this process alone, and holding no run of another config
+  (unless `overwrite`, which moves that run aside)."""
+  ensure_writable(workdir)
+  with WorkdirLock(workdir):
+    check_config(workdir, config, overwrite)
+    return run(config, workdir)

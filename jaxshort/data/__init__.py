@@ -2,12 +2,14 @@
 
 import ml_collections
 
+from jaxshort.data.arrays import arrays_dataset
 from jaxshort.data.colored_mnist import colored_mnist
 from jaxshort.data.schema import FIELDS, Dataset, Split, group_of, validate
 from jaxshort.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("colored_mnist")(colored_mnist)
+DATASETS.register("arrays")(arrays_dataset)
 
 
 def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:

@@ -1,5 +1,6 @@
 """The door for a user's own data: any (images, labels[, cues]) arrays held in memory."""
 
+import os
 from typing import Sequence
 
 import numpy as np
@@ -46,3 +47,57 @@ def take(split: Split, index: np.ndarray | Sequence[int]) -> Split:
   """The rows `index` of every field of `split`."""
   index = np.asarray(index)
   return {key: value[index] for key, value in split.items()}
+
+
+ROLE_SPLITS = {"train": ("train",), "validation": ("val", "validation"),
+               "in_distribution": ("test_id", "test"), "out_of_distribution": ("test_ood",)}
+
+
+def arrays_dataset(config, seed: int):
+  """A user's own data from one .npz file (`config.path`) with arrays `<split>_image` ([N, H, W(, C)], uint8 or
+  float in [0, 1]) and `<split>_label` (int [N]), optionally `<split>_cue` (int [N], -1 for none).
+
+  Splits are named by the prefixes found; a `train` split is required, and `val`, `test_id`/`test` and
+  `test_ood` take the validation, in- and out-of-distribution roles where present. `config.num_classes` and
+  `config.num_cues` give the number of labels and cue values (0: 1 + the largest value found). `seed` is unused: the file fixes the splits.
+  """
+  from jaxshort.data.schema import Dataset  # pylint: disable=g-import-not-at-top
+  del seed
+  path = config.get("path", "")
+  if not path:
+    raise UserError("dataset 'arrays' needs dataset.path, a .npz file with <split>_image and <split>_label arrays")
+  try:
+    with np.load(path) as archive:
+      arrays = {key: archive[key] for key in archive.files}
+  except FileNotFoundError:
+    raise UserError(f"dataset file {path!r} not found; pass dataset.path=<a .npz with <split>_image and "
+                    f"<split>_label arrays>") from None
+  except Exception as error:  # zipfile, pickle and value errors of a corrupt file  pylint: disable=broad-except
+    raise UserError(f"dataset file {path!r} cannot be read as .npz ({type(error).__name__}: {error}); "
+                    f"write it again with numpy.savez") from None
+  names = sorted({key.rsplit("_", 1)[0] for key in arrays if key.endswith(("_image", "_label"))})
+  if "train" not in names:
+    raise UserError(f"dataset file {path!r} has no train split (arrays train_image and train_label); found "
+                    f"{sorted(arrays)}")
+  for name in names:
+    for field in ("image", "label"):
+      if f"{name}_{field}" not in arrays:
+        raise UserError(f"dataset file {path!r}: split {name!r} has no {name}_{field} array")
+    label = arrays[f"{name}_label"]
+    if label.size and not np.issubdtype(label.dtype, np.integer):
+      raise UserError(f"dataset file {path!r}: {name}_label must hold integers, got {label.dtype}")
+  num_classes = config.get("num_classes", 0) or int(max(arrays[f"{n}_label"].max(initial=0) for n in names)) + 1
+  cues = [arrays[f"{n}_cue"] for n in names if f"{n}_cue" in arrays]
+  num_cues = config.get("num_cues", 0) or (int(max(c.max(initial=-1) for c in cues)) + 1 if cues else 1)
+  splits, offset = {}, 0
+  for name in names:
+    n = len(arrays[f"{name}_label"])
+    splits[name] = make_split(arrays[f"{name}_image"], arrays[f"{name}_label"], arrays.get(f"{name}_cue"),
+                              ids=np.arange(offset, offset + n), num_cues=max(num_cues, 1))
+    offset += n
+  roles = {role: next(s for s in candidates if s in splits)
+           for role, candidates in ROLE_SPLITS.items() if any(s in splits for s in candidates)}
+  return Dataset(name="arrays", splits=splits, num_classes=num_classes, num_cues=max(num_cues, 1),
+                 class_names=tuple(str(c) for c in range(num_classes)),
+                 cue_names=tuple(str(c) for c in range(max(num_cues, 1))), roles=roles,
+                 info={"source": os.path.abspath(path)})

@@ -105,4 +105,7 @@ def validate(dataset: Dataset) -> Dataset:
       raise UserError(f"dataset {dataset.name!r}: role {role!r} names the missing split {split!r}")
   for name, split in dataset.splits.items():
     validate_split(split, name, dataset.num_classes, dataset.num_cues)
+  shapes = {name: split["image"].shape[1:] for name, split in dataset.splits.items()}
+  if len(set(shapes.values())) > 1:
+    raise UserError(f"dataset {dataset.name!r}: splits differ in image shape {shapes}; resize them to one shape")
   return dataset

@@ -1,6 +1,11 @@
-"""Orbax checkpoints of a train state, with automatic resume from the latest one in the workdir."""
+"""Orbax checkpoints of a train state, with automatic resume from the latest good one in the workdir.
+
+A checkpoint that cannot be read (truncated or corrupt files, say after a crash of the disk or the machine) is
+skipped with a warning, and the one before it is used; that is why at least two are kept.
+"""
 
 import os
+import sys
 
 import jax
 import orbax.checkpoint as ocp
@@ -14,12 +19,12 @@ def _saved_fields(state: TrainState) -> dict:
 
 
 class Checkpointer:
-  """Keeps the last `max_to_keep` checkpoints of a TrainState in `directory`."""
+  """Keeps the last `max_to_keep` (>= 2) checkpoints of a TrainState in `directory`."""
 
   def __init__(self, directory: str, max_to_keep: int = 2):
     self.manager = ocp.CheckpointManager(
         os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=max(max_to_keep, 2), create=True))
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -31,13 +36,19 @@ class Checkpointer:
     self.manager.wait_until_finished()
 
   def restore_latest(self, state: TrainState) -> TrainState:
-    """`state` with the fields of the latest checkpoint, placed as `state`'s arrays are; unchanged if none."""
-    step = self.latest_step()
-    if step is None:
-      return state
+    """`state` with the fields of the newest readable checkpoint, placed as `state`'s arrays are; `state`
+    itself if there is none. Unreadable checkpoints are reported on stderr and skipped."""
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _saved_fields(state))
-    restored = self.manager.restore(step, args=ocp.args.StandardRestore(target))
-    return state.replace(**restored)
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        restored = self.manager.restore(step, args=ocp.args.StandardRestore(target))
+      except Exception as error:  # orbax/tensorstore raise many types for bad files  pylint: disable=broad-except
+        print(f"warning: checkpoint {step} in {self.manager.directory} cannot be read "
+              f"({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); "
+              f"trying the one before it", file=sys.stderr, flush=True)
+        continue
+      return state.replace(**restored)
+    return state
 
   def close(self) -> None:
     self.manager.close()

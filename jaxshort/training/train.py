@@ -42,11 +42,13 @@ def evaluate_splits(state, dataset, mesh, batch_size, splits) -> dict[str, dict]
   return {name: evaluate(state, dataset.splits[name], dataset, mesh, batch_size) for name in splits}
 
 
-def _check_finite(step: int, metrics: dict) -> None:
-  bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+def check_finite(step: int, metrics: dict) -> None:
+  """Raises NonFiniteError naming `step` if a training metric (loss, gradient or parameter norm) is NaN or inf."""
+  values = jax.device_get(metrics)
+  bad = [k for k, v in values.items() if not np.all(np.isfinite(v))]
   if bad:
-    raise NonFiniteError(f"training diverged: {', '.join(bad)} is not finite at step {step}; the last good "
-                         f"checkpoint is kept; lower optimizer.learning_rate or set optimizer.grad_clip_norm")
+    raise NonFiniteError(f"training diverged: {', '.join(sorted(bad))} is not finite at step {step}; the last "
+                         f"good checkpoint is kept; lower optimizer.learning_rate or set optimizer.grad_clip_norm")
 
 
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,
@@ -85,12 +87,16 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   eval_splits = [s for s in dataset.splits if s != dataset.roles["train"]]
   progress = Progress(config.num_steps, start, config.get("progress_every_seconds", 5.0), name)
   batches = train_batches(split, config.batch_size, config.seed if data_seed is None else data_seed, start)
+  unchecked = None  # the previous step's metrics: checked while the current step runs, so the loop never stalls
   for step in range(start + 1, config.num_steps + 1):
     state, metrics = jit_train_step(state, sharding.shard_batch(next(batches), mesh), rng)
+    if unchecked is not None:
+      check_finite(*unchecked)
+    unchecked = (step, metrics)
     is_last = step == config.num_steps
     if step % config.log_every_steps == 0 or is_last:
+      check_finite(step, metrics)
       metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-      _check_finite(step, metrics)
       log.write(step, "train", metrics)
       progress.update(step, {"loss": metrics["loss"], "acc": metrics["accuracy"]})
     if step % config.eval_every_steps == 0 or is_last:
@@ -98,6 +104,7 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
                                                 eval_splits).items():
         log.write(step, split_name, {k: v for k, v in result.items() if k != "groups"})
     if step % config.checkpoint_every_steps == 0 or is_last:
+      check_finite(step, metrics)  # never save a diverged state over a good one
       checkpoints.save(state)
   checkpoints.close()
   return state

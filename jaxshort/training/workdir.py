@@ -4,6 +4,7 @@
 import json
 import os
 import tempfile
+import time
 from typing import Any
 
 import ml_collections
@@ -44,31 +45,49 @@ def config_dict(config: ml_collections.ConfigDict) -> dict:
   return json.loads(config.to_json_best_effort())
 
 
-def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> None:
-  """Creates `workdir` and writes config.json; refuses a workdir whose run (checkpoints or results) was made
-  with a different config, unless `overwrite`."""
+def ensure_writable(workdir: str) -> None:
+  """Creates `workdir` if needed; UserError if it cannot be written."""
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
+    with tempfile.NamedTemporaryFile("w", dir=workdir):
+      pass
   except OSError as error:
     raise UserError(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir") from None
+
+
+def check_config(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> None:
+  """Writes config.json into `workdir`. A workdir whose run (checkpoints or results) was made with another config
+  is refused, or with `overwrite` moved aside into `workdir/overwritten-<time>/` (nothing is deleted)."""
   path = os.path.join(workdir, "config.json")
   new = config_dict(config)
-  if os.path.exists(path) and has_progress(workdir) and not overwrite:
-    old = read_json(path)
+  if os.path.exists(path) and has_progress(workdir):
+    try:
+      old = read_json(path)
+    except (OSError, ValueError):
+      old = None
     if old != new:
-      changed = sorted(_differences(old, new))
-      raise UserError(f"workdir {workdir!r} holds a run with another config (differs in {', '.join(changed)}); "
-                      f"pass a new --workdir, or --overwrite to start this one there afresh")
+      changed = sorted(_differences(old, new)) if isinstance(old, dict) else ["(unreadable config.json)"]
+      if not overwrite:
+        raise UserError(f"workdir {workdir!r} holds a run with another config (differs in {', '.join(changed)}); "
+                        f"pass a new --workdir, or --overwrite to move that run aside and start afresh")
+      move_aside(workdir)
   write_json(path, new)
+
+
+def move_aside(workdir: str) -> str:
+  """Moves everything in `workdir` (but the lock and earlier moved-aside runs) into a new `overwritten-<time>/`."""
+  target = os.path.join(workdir, time.strftime("overwritten-%Y%m%d-%H%M%S"))
+  os.makedirs(target)
+  for name in os.listdir(workdir):
+    if name != ".lock" and not name.startswith("overwritten-"):
+      os.replace(os.path.join(workdir, name), os.path.join(target, name))
+  return target
 
 
 def has_progress(workdir: str) -> bool:
   """Whether `workdir` holds results or checkpoints, anywhere below it (experiments may nest runs)."""
   for root, dirs, files in os.walk(workdir):
+    dirs[:] = [d for d in dirs if not d.startswith("overwritten-")]
     if "results.json" in files or ("checkpoints" in dirs and os.listdir(os.path.join(root, "checkpoints"))):
       return True
   return False

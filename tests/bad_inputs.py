@@ -1,0 +1,162 @@
+"""The bad-input table: each case is a mistake a user can make, run through launch.py as a user would.
+
+    python -m tests.bad_inputs        # runs every case and prints the README's markdown table
+
+Each case: an id, what is wrong, the launch arguments ({tmp} is a scratch folder, {workdir} the run's workdir),
+an optional setup that writes files into {tmp}, and a fragment the one-line message must contain.
+"""
+
+import dataclasses
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Callable
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST = ["--config.num_steps=20", "--config.model.widths=(16,)"]
+
+
+def _npz(tmp, **arrays):
+  np.savez(os.path.join(tmp, "data.npz"), **arrays)
+
+
+def _good_arrays(n=64, size=8):
+  rng = np.random.default_rng(0)
+  return {"train_image": rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+          "train_label": rng.integers(0, 2, n)}
+
+
+def _broken_config(tmp):
+  with open(os.path.join(tmp, "broken.py"), "w") as f:
+    f.write("def get_config(:\n")
+
+
+def _corrupt_npz(tmp):
+  with open(os.path.join(tmp, "data.npz"), "wb") as f:
+    f.write(b"PK\x03\x04 this is not a zip archive")
+
+
+def _other_run(tmp):
+  workdir = os.path.join(tmp, "work")
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump({"seed": 123}, f)
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    json.dump({"summary": {}}, f)
+
+
+_HELD_LOCKS = []
+
+
+def _locked(tmp):
+  lock = open(os.path.join(tmp, "work", ".lock"), "a+")
+  fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  _HELD_LOCKS.append(lock)  # held by this (test) process, as a running run would hold it
+
+
+def _a_file(tmp):
+  with open(os.path.join(tmp, "a_file"), "w") as f:
+    f.write("x")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  id: str
+  problem: str
+  args: tuple[str, ...]
+  expected: str
+  setup: Callable[[str], None] | None = None
+  workdir: str = "{tmp}/work"
+
+
+ARRAYS = ("--config=configs/arrays.py", "--config.dataset.path={tmp}/data.npz")
+
+CASES = [
+    Case("unknown_field", "unknown config field", ("--config.no_such_field=1",),
+         "unknown config field --config.no_such_field"),
+    Case("misspelled_field", "misspelled nested field", ("--config.optimizer.learnig_rate=0.1",),
+         "did you mean 'learning_rate'"),
+    Case("wrong_type", "wrong type", ("--config.num_steps=ten",), "--config.num_steps=ten"),
+    Case("negative_lr", "out-of-range value", ("--config.optimizer.learning_rate=-1.0",),
+         "learning_rate must be positive"),
+    Case("bad_probability", "probability outside [0, 1]", ("--config.dataset.label_flip=1.5",),
+         "label_flip must be a probability"),
+    Case("zero_steps", "no training steps", ("--config.num_steps=0",), "num_steps must be >= 1"),
+    Case("unknown_dataset", "unknown dataset name", ("--config.dataset.name=imagenet",),
+         "unknown dataset 'imagenet'"),
+    Case("unknown_model", "unknown model name", ("--config.model.name=resnet1001",), "unknown model 'resnet1001'"),
+    Case("unknown_experiment", "unknown experiment name", ("--config.experiment=trian",),
+         "unknown experiment 'trian'"),
+    Case("unknown_optimizer", "unknown optimizer", ("--config.optimizer.name=adamm",),
+         "unknown optimizer.name 'adamm'"),
+    Case("huge_batch", "batch larger than the data", ("--config.batch_size=100000",),
+         "larger than the training split"),
+    Case("indivisible_batch", "batch not divisible by devices", ("--config.batch_size=127",),
+         "divisible by the number of devices"),
+    Case("bad_fractions", "split fractions not summing to 1", ("--config.dataset.split_fractions=(0.5,0.1,0.1,0.1)",),
+         "split_fractions must be 4 positive numbers summing to 1"),
+    Case("bad_image_size", "unsupported image size", ("--config.dataset.image_size=20",),
+         "image_size must be 14"),
+    Case("missing_config", "missing config file", ("--config={tmp}/nope.py",), "not found"),
+    Case("broken_config", "config file that does not load", ("--config={tmp}/broken.py",), "cannot load config",
+         _broken_config),
+    Case("extra_argument", "stray positional argument", ("train",), "unexpected arguments ['train']"),
+    Case("tfds_not_prepared", "missing dataset files (tfds)",
+         ("--config.dataset.source=tfds", "--config.dataset.data_dir={tmp}/tfds"), "is not prepared under"),
+    Case("missing_npz", "missing dataset file", ARRAYS, "not found"),
+    Case("corrupt_npz", "corrupt dataset file", ARRAYS, "cannot be read as .npz", _corrupt_npz),
+    Case("wrong_image_shape", "wrong image shape", ARRAYS, "images must be [N, H, W] or [N, H, W, C]",
+         lambda tmp: _npz(tmp, train_image=np.zeros((8, 64)), train_label=np.zeros(8, int))),
+    Case("label_out_of_range", "label out of range", (*ARRAYS, "--config.dataset.num_classes=2"),
+         "labels must lie in [0, 2)",
+         lambda tmp: _npz(tmp, **{**_good_arrays(), "train_label": np.full(64, 5)})),
+    Case("nan_in_data", "NaN in the images", ARRAYS, "NaN",
+         lambda tmp: _npz(tmp, train_image=np.full((8, 4, 4), np.nan), train_label=np.zeros(8, int))),
+    Case("empty_split", "empty split", ARRAYS, "split 'test' is empty",
+         lambda tmp: _npz(tmp, **_good_arrays(), test_image=np.zeros((0, 8, 8, 3), np.uint8),
+                          test_label=np.zeros(0, int))),
+    Case("mixed_shapes", "splits of different image shapes", ARRAYS, "differ in image shape",
+         lambda tmp: _npz(tmp, **_good_arrays(), test_image=np.zeros((4, 9, 9, 3), np.uint8),
+                          test_label=np.zeros(4, int))),
+    Case("unwritable_workdir", "unwritable workdir", (), "cannot write to workdir", _a_file,
+         workdir="{tmp}/a_file/work"),
+    Case("workdir_in_use", "workdir in use by another run", (), "is in use by a running run", _locked),
+    Case("workdir_other_config", "workdir holding a run of another config", (), "holds a run with another config",
+         _other_run),
+    Case("diverged", "training diverges (NaN/inf)",
+         ("--config.optimizer.name=sgd", "--config.optimizer.learning_rate=1e30"), "is not finite at step"),
+]
+
+
+def run_case(case: Case, tmp: str) -> subprocess.CompletedProcess:
+  """Sets the case up in `tmp` (with a workdir holding a file that must survive) and runs launch.py."""
+  os.makedirs(os.path.join(tmp, "work"), exist_ok=True)
+  with open(os.path.join(tmp, "work", "keep.txt"), "w") as f:
+    f.write("precious")
+  if case.setup:
+    case.setup(tmp)
+  args = [a.format(tmp=tmp) for a in (*case.args, *FAST, f"--workdir={case.workdir}")]
+  try:
+    return subprocess.run([sys.executable, os.path.join(REPO, "launch.py"), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+  finally:
+    while _HELD_LOCKS:
+      _HELD_LOCKS.pop().close()
+
+
+def markdown_table() -> str:
+  rows = ["| case | what is wrong | message (stderr, exit code 2) |", "| --- | --- | --- |"]
+  for case in CASES:
+    with tempfile.TemporaryDirectory() as tmp:
+      result = run_case(case, tmp)
+      message = result.stderr.strip().splitlines()[-1].replace(tmp, "<tmp>").replace("|", "\\|")
+    rows.append(f"| `{case.id}` | {case.problem} | `{message}` |")
+  return "\n".join(rows)
+
+
+if __name__ == "__main__":
+  print(markdown_table())
