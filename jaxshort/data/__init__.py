@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from jaxshort.data import camelyon17, celeba, cifar10, waterbirds
 from jaxshort.data.arrays import arrays_dataset
 from jaxshort.data.colored_mnist import colored_mnist
 from jaxshort.data.schema import FIELDS, Dataset, Split, group_of, validate
@@ -10,6 +11,10 @@ from jaxshort.registry import Registry
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("colored_mnist")(colored_mnist)
 DATASETS.register("arrays")(arrays_dataset)
+DATASETS.register("cifar10")(cifar10.cifar10)
+DATASETS.register("waterbirds")(waterbirds.waterbirds)
+DATASETS.register("celeba")(celeba.celeba)
+DATASETS.register("camelyon17")(camelyon17.camelyon17)
 
 
 def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:

