@@ -139,7 +139,9 @@ def run_case(case: Case, tmp: str) -> subprocess.CompletedProcess:
     f.write("precious")
   if case.setup:
     case.setup(tmp)
-  args = [a.format(tmp=tmp) for a in (*case.args, *FAST, f"--workdir={case.workdir}")]
+  config_file = [a for a in case.args if a.startswith("--config=")]  # absl wants it before any override
+  others = [a for a in case.args if a not in config_file]
+  args = [a.format(tmp=tmp) for a in (*config_file, *FAST, *others, f"--workdir={case.workdir}")]
   try:
     return subprocess.run([sys.executable, os.path.join(REPO, "launch.py"), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

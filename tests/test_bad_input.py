@@ -1,5 +1,8 @@
-"""Every row of the bad-input table: non-zero exit, one line naming the problem, no traceback, nothing lost."""
+"""Every row of the bad-input table: non-zero exit, one line naming the problem, no traceback, nothing lost.
 
+The cases are independent launch.py processes, so they run concurrently (one per core) before the checks."""
+
+import concurrent.futures
 import os
 
 import pytest
@@ -7,15 +10,27 @@ import pytest
 from tests.bad_inputs import CASES, run_case
 
 
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory):
+  folders = {case.id: str(tmp_path_factory.mktemp(case.id)) for case in CASES}
+  serial = [c for c in CASES if c.id == "workdir_in_use"]  # holds a lock in this process while it runs
+  with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+    futures = {c.id: pool.submit(run_case, c, folders[c.id]) for c in CASES if c not in serial}
+    results = {case_id: future.result() for case_id, future in futures.items()}
+  results.update({c.id: run_case(c, folders[c.id]) for c in serial})
+  return {case_id: (results[case_id], folders[case_id]) for case_id in results}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_one_clear_line(case, tmp_path):
-  result = run_case(case, str(tmp_path))
+def test_bad_input_is_one_clear_line(case, outcomes):
+  result, folder = outcomes[case.id]
   assert result.returncode == 2, result.stderr
   assert "Traceback" not in result.stderr, result.stderr
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1, result.stderr
   assert result.stderr.strip().splitlines()[-1] == errors[0]
   assert case.expected in errors[0], errors[0]
-  keep = tmp_path / "work" / "keep.txt"
-  assert keep.read_text() == "precious"
-  assert not os.path.exists(tmp_path / "work" / "results.json") or case.id == "workdir_other_config"
+  with open(os.path.join(folder, "work", "keep.txt")) as f:
+    assert f.read() == "precious"
+  if case.id != "workdir_other_config":
+    assert not os.path.exists(os.path.join(folder, "work", "results.json"))

