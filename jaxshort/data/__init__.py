@@ -3,11 +3,13 @@
 import ml_collections
 
 from jaxshort.data.colored_mnist import colored_mnist
+from jaxshort.data.mnist_patch import mnist_patch
 from jaxshort.data.schema import FIELDS, Dataset, Split, group_of, validate
 from jaxshort.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("colored_mnist")(colored_mnist)
+DATASETS.register("mnist_patch")(mnist_patch)
 
 
 def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:
