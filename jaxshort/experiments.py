@@ -2,11 +2,13 @@
 
 import ml_collections
 
+from jaxshort.localization import experiment as localization
 from jaxshort.registry import Registry
 from jaxshort.training import train
 
 EXPERIMENTS: Registry = Registry("experiment")
 EXPERIMENTS.register("train")(train.train_and_evaluate)
+EXPERIMENTS.register("localize")(localization.localize)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
