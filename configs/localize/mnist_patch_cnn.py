@@ -5,7 +5,9 @@
     python launch.py --config configs/localize/mnist_patch_cnn.py --config.localize.interventions='()'  # no interventions
 
 Trains a branch (100 clean steps), the clean, skewed and noise-floor runs (600 steps each), evaluates the 16
-hybrids of both pairs, probes every block, and trains 4 single-block-frozen skewed runs. RUN_TIME_NOTE
+hybrids of both pairs, probes every block, and trains 4 single-block-frozen skewed runs.
+Measured: 220 s in all (training 103 s, both hybrid tables 7 s) on the 2-core CPU this project is developed on, shared with other jobs (load average about 7). Found there:
+clean model 97.5% on T_conflict, skewed model 55.8%; E sums to 0.438, C to 0.024, noise floor below 0.003 per block.
 """
 
 import ml_collections
