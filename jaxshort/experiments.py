@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from jaxshort.localization import experiment as localization
 from jaxshort.registry import Registry
 from jaxshort.training import train
 from jaxshort.training.lock import WorkdirLock
@@ -9,6 +10,7 @@ from jaxshort.training.workdir import check_config, ensure_writable
 
 EXPERIMENTS: Registry = Registry("experiment")
 EXPERIMENTS.register("train")(train.train_and_evaluate)
+EXPERIMENTS.register("localize")(localization.localize)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:

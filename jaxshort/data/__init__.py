@@ -5,6 +5,7 @@ import ml_collections
 from jaxshort.data import camelyon17, celeba, cifar10, waterbirds
 from jaxshort.data.arrays import arrays_dataset
 from jaxshort.data.colored_mnist import colored_mnist
+from jaxshort.data.mnist_patch import mnist_patch
 from jaxshort.data.schema import FIELDS, Dataset, Split, group_of, validate
 from jaxshort.registry import Registry
 
@@ -15,6 +16,7 @@ DATASETS.register("cifar10")(cifar10.cifar10)
 DATASETS.register("waterbirds")(waterbirds.waterbirds)
 DATASETS.register("celeba")(celeba.celeba)
 DATASETS.register("camelyon17")(camelyon17.camelyon17)
+DATASETS.register("mnist_patch")(mnist_patch)
 
 
 def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:

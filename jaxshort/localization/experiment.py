@@ -1,0 +1,165 @@
+"""The `localize` experiment: where in the network a shortcut lives (spec/localization.md, docs/localization.md).
+
+Reads top to bottom: train the counterfactual pair and its noise-floor partner (pairs.py), evaluate every hybrid
+of (clean, skewed) and of (clean, clean') in one compiled program each (hybrids.py), attribute core forgetting and
+spurious encoding to blocks by Shapley values (shapley.py), probe each block (probes.py), optionally run block-wise
+interventions (interventions.py), and write results.json, profile.png and hybrid_table.png into the workdir.
+"""
+
+import os
+import time
+
+import ml_collections
+import numpy as np
+
+from jaxshort import data as data_lib
+from jaxshort import models
+from jaxshort.errors import UserError
+from jaxshort.localization import figures, interventions as interventions_lib
+from jaxshort.localization.hybrids import hybrid_masks, hybrid_table
+from jaxshort.localization.pairs import Pair, test_splits, train_pair, train_run
+from jaxshort.localization.probes import probe_accuracies
+from jaxshort.localization.shapley import shortcut_scores
+from jaxshort.training.state import num_params
+from jaxshort.training.train import environment
+from jaxshort.training.workdir import config_dict, write_json
+
+REQUIRED_ROLES = ("clean_train", "skewed_train", "clean_test", "aligned_test", "conflict_test")
+
+
+def check_dataset(dataset: data_lib.Dataset) -> None:
+  missing = [r for r in REQUIRED_ROLES if r not in dataset.roles]
+  if missing:
+    raise UserError(f"dataset {dataset.name!r} has no {', '.join(missing)} role(s); the localize experiment needs "
+                    f"a counterfactual dataset with roles {', '.join(REQUIRED_ROLES)} (for example mnist_patch)")
+
+
+def scores_of(table: dict, dataset: data_lib.Dataset) -> dict:
+  """shortcut_scores of a hybrid table on the dataset's T_clean, T_aligned, T_conflict."""
+  clean, aligned, conflict = (table["sets"][dataset.roles[r]]["accuracy"]
+                              for r in ("clean_test", "aligned_test", "conflict_test"))
+  return shortcut_scores(table["masks"], clean, aligned, conflict, table["permutations"])
+
+
+def table_checks(table: dict, first: dict, last: dict) -> dict:
+  """Whether v(empty) and v(all) equal the accuracies of the two trained models ({split: metrics}) exactly."""
+  masks = np.asarray(table["masks"], bool)
+  empty, full = int(np.flatnonzero(~masks.any(1))[0]), int(np.flatnonzero(masks.all(1))[0])
+  return {
+      "empty_equals_first_model": all(float(s["accuracy"][empty]) == first[n]["accuracy"]
+                                      for n, s in table["sets"].items()),
+      "all_equals_second_model": all(float(s["accuracy"][full]) == last[n]["accuracy"]
+                                     for n, s in table["sets"].items()),
+  }
+
+
+def mean_accuracy(split_metrics: dict[str, dict]) -> float:
+  """The unweighted mean of the accuracies on T_clean, T_aligned and T_conflict (the same examples in each)."""
+  return float(np.mean([m["accuracy"] for m in split_metrics.values()]))
+
+
+def run_interventions(config, dataset, model, workdir: str, pair: Pair, scores: dict) -> dict:
+  """Skewed training from theta_0 under each intervention of config.localize.interventions; their gains over
+  plain skewed training, and the rank correlation of gains with the localization metrics."""
+  blocks = list(model.blocks)
+  conflict = dataset.roles["conflict_test"]
+  clean_test = dataset.roles["clean_test"]
+
+  def headline(metrics):
+    return {"conflict_accuracy": metrics[conflict]["accuracy"],
+            "conflict_worst_group_accuracy": metrics[conflict]["worst_group_accuracy"],
+            "clean_accuracy": metrics[clean_test]["accuracy"]}
+
+  baseline = headline(pair.metrics["skewed"])
+  runs = {}
+  specs = interventions_lib.parse_interventions(config.localize.interventions, blocks)
+  for i, (name, scales) in enumerate(specs.items()):
+    tx = interventions_lib.blockwise_optimizer(config.optimizer, config.num_steps, blocks, scales)
+    _, metrics = train_run(config, dataset, model, workdir, f"intervention_{i:02d}", pair.theta0, "skewed_train",
+                           config.seed, tx=tx)
+    result = headline(metrics)
+    runs[name] = {"folder": f"intervention_{i:02d}", "scales": scales, **result,
+                  "gain": {k: result[k] - baseline[k] for k in baseline}}
+  metrics = {"spurious_encoding": scores["spurious_encoding"], "core_forgetting": scores["core_forgetting"],
+             "knock_in_spurious_encoding": scores["knock_in"]["spurious_encoding"],
+             "knock_out_spurious_encoding": scores["knock_out"]["spurious_encoding"]}
+  return {"baseline": baseline, "runs": runs,
+          "rank_correlation": interventions_lib.rank_correlations(runs, blocks, metrics, list(baseline)),
+          "predicted_relief": "sum over blocks of (1 - lr scale) * metric"}
+
+
+def table_json(table: dict) -> dict:
+  return {**table, "masks": np.asarray(table["masks"], int)}
+
+
+def localize(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """The `localize` experiment: writes results.json, profile.png and hybrid_table.png into `workdir`."""
+  t0 = time.perf_counter()
+  dataset = data_lib.build_dataset(config.dataset, config.seed)
+  check_dataset(dataset)
+  model = models.build_model(config.model, dataset.num_classes)
+  blocks = list(model.blocks)
+  pair = train_pair(config, dataset, model, workdir)
+  train_time = time.perf_counter() - t0
+
+  sets = {name: dataset.splits[name] for name in test_splits(dataset)}
+  group_names = [dataset.group_name(g) for g in range(dataset.num_groups)]
+  masks, permutations = hybrid_masks(len(blocks), config.localize.num_permutations, config.seed)
+  tables = {}
+  for name, other in (("pair", pair.skewed), ("noise_floor", pair.noise)):
+    tables[name] = hybrid_table(model, pair.clean, other, blocks, sets, dataset.num_classes, dataset.num_groups,
+                                group_names, masks, permutations, config.localize.chunk_size)
+  scores = scores_of(tables["pair"], dataset)
+  noise = scores_of(tables["noise_floor"], dataset)
+  table_time = time.perf_counter() - t0 - train_time
+
+  probes = None
+  if config.localize.probes:
+    label_set, cue_set = dataset.splits[dataset.roles["clean_test"]], dataset.splits[dataset.roles["conflict_test"]]
+    probes = {run: probe_accuracies(model, variables, blocks, label_set, cue_set, dataset.num_classes,
+                                    dataset.num_cues, config.localize.probe_ridge, config.localize.probe_grid)
+              for run, variables in (("clean", pair.clean), ("skewed", pair.skewed))}
+  interventions = None
+  if config.localize.interventions:
+    interventions = run_interventions(config, dataset, model, workdir, pair, scores)
+
+  conflict = dataset.roles["conflict_test"]
+  results = {
+      "experiment": "localize",
+      "seed": config.seed,
+      "summary": {
+          "clean_model_conflict_accuracy": pair.metrics["clean"][conflict]["accuracy"],
+          "skewed_model_conflict_accuracy": pair.metrics["skewed"][conflict]["accuracy"],
+          "total_core_forgetting": scores["total_core_forgetting"],
+          "total_spurious_encoding": scores["total_spurious_encoding"],
+          "top_spurious_encoding_block": blocks[int(np.argmax(scores["spurious_encoding"]))],
+          "top_core_forgetting_block": blocks[int(np.argmax(scores["core_forgetting"]))],
+      },
+      "config": config_dict(config),
+      "pair": pair.info,
+      "model": {"name": config.model.name, "blocks": blocks, "num_params": num_params(pair.clean["params"])},
+      "dataset": dataset.describe(),
+      "accuracy": pair.metrics,
+      "mean_accuracy": {run: mean_accuracy(m) for run, m in pair.metrics.items()},
+      "profile": {
+          "blocks": blocks,
+          "relative_depth": ((np.arange(len(blocks)) + 0.5) / len(blocks)).tolist(),
+          "spurious_encoding": scores["spurious_encoding"], "core_forgetting": scores["core_forgetting"],
+          "noise_spurious_encoding": noise["spurious_encoding"], "noise_core_forgetting": noise["core_forgetting"],
+      },
+      "scores": scores,
+      "noise_floor": noise,
+      "checks": {"pair": table_checks(tables["pair"], pair.metrics["clean"], pair.metrics["skewed"]),
+                 "noise_floor": table_checks(tables["noise_floor"], pair.metrics["clean"],
+                                             pair.metrics["clean_noise"])},
+      "hybrid_tables": {name: table_json(t) for name, t in tables.items()},
+      "probes": probes,
+      "interventions": interventions,
+      "timing": {"training_s": train_time, "hybrid_tables_s": table_time, "total_s": time.perf_counter() - t0},
+      "environment": environment(),
+  }
+  write_json(os.path.join(workdir, "results.json"), results)
+  title = f"{dataset.name} / {config.model.name} / rho {dataset.info.get('rho')}"
+  figures.plot_profile(blocks, scores, noise, os.path.join(workdir, "profile.png"), title)
+  figures.plot_hybrid_table(tables["pair"], os.path.join(workdir, "hybrid_table.png"), title)
+  return results

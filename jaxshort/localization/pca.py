@@ -1,0 +1,48 @@
+"""Principal axes of many localization profiles (spec/localization.md, section 5).
+
+A profile is a run's per-block spurious encoding E and core forgetting C. Models have different numbers of
+blocks, so each series is placed at the relative depths (b + 0.5) / K of its blocks and linearly interpolated onto
+a common grid of G depths; E and C are concatenated into one vector [2G] and scaled to unit L2 norm, so PCA
+compares where the shortcut lives, not how large it is. PCA is by SVD of the centred vectors.
+"""
+
+from typing import Sequence
+
+import numpy as np
+
+PROFILE_KEYS = ("spurious_encoding", "core_forgetting")
+
+
+def relative_depths(num_points: int) -> np.ndarray:
+  """float [n]: the centres (i + 0.5) / n of n equal segments of [0, 1]."""
+  return (np.arange(num_points) + 0.5) / num_points
+
+
+def resample_profile(values: Sequence[float], grid_size: int) -> np.ndarray:
+  """float [G]: a per-block series float [K] interpolated from its blocks' relative depths onto G depths."""
+  values = np.asarray(values, np.float64)
+  return np.interp(relative_depths(grid_size), relative_depths(len(values)), values)
+
+
+def profile_vector(profile: dict, grid_size: int, keys: Sequence[str] = PROFILE_KEYS) -> np.ndarray:
+  """float [len(keys) * G]: the resampled series of `keys` concatenated, scaled to unit L2 norm (zero stays 0)."""
+  vector = np.concatenate([resample_profile(profile[k], grid_size) for k in keys])
+  norm = np.linalg.norm(vector)
+  return vector / norm if norm > 0 else vector
+
+
+def pca(vectors: np.ndarray, num_components: int) -> dict:
+  """PCA of float [N, D]: explained_variance_ratio [c], components (loadings) [c, D], scores [N, c], mean [D],
+  with c = min(num_components, N, D). Signs are fixed so that each component's largest |loading| is positive."""
+  x = np.asarray(vectors, np.float64)
+  mean = x.mean(0)
+  _, singular, components = np.linalg.svd(x - mean, full_matrices=False)
+  c = min(num_components, *x.shape)
+  components = components[:c]
+  signs = np.sign(components[np.arange(c), np.argmax(np.abs(components), 1)])
+  components = components * signs[:, None]
+  variance = singular ** 2
+  total = variance.sum()
+  ratio = variance[:c] / total if total > 0 else np.zeros(c)
+  return {"explained_variance_ratio": ratio, "components": components, "scores": (x - mean) @ components.T,
+          "mean": mean}

