@@ -2,9 +2,7 @@
 
 Features are a block's output: the value returned by the block's submodule (the top-level submodule named by the
 block; for the head, the logits), captured with `nn.intercept_methods`, so any model whose blocks are submodules
-works. (Reading the `intermediates` collection would need every model to sow under names that do not collide with
-its submodules; the models in models/simple.py sow under the block names themselves, which flax rejects when the
-collection is made mutable.) Spatial outputs are average-pooled over a `grid` x `grid` partition of the image
+works without the model's help. Spatial outputs are average-pooled over a `grid` x `grid` partition of the image
 plane, then flattened. A probe is closed-form
 ridge regression onto one-hot targets on standardized features, fit on the even-indexed examples of a set and
 scored (argmax accuracy) on the odd-indexed ones. The label is probed on T_clean (no cue); the cue on T_conflict,

@@ -2,7 +2,8 @@
 
 Every model in jaxshort names its ordered blocks in `blocks`; the top-level keys of its `params` (and
 `batch_stats`, if any) are exactly these names, so splicing, freezing and per-block learning rates are tree
-operations. Each block's output is sown into the `intermediates` collection under the block's name, for probes.
+operations. Each block is a submodule, so a block's output is what that submodule returns (the probes of
+jaxshort/localization read it there with `nn.intercept_methods`).
 """
 
 from typing import Sequence
@@ -11,8 +12,17 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 
+class DenseBlock(nn.Module):
+  """Dense, then ReLU."""
+  features: int
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    return nn.relu(nn.Dense(self.features)(x))
+
+
 class MLP(nn.Module):
-  """Flatten, then `len(widths)` Dense+ReLU blocks named layer1.., then a Dense `head`."""
+  """Flatten, then `len(widths)` DenseBlocks named layer1.., then a Dense `head`."""
   num_classes: int
   widths: Sequence[int] = (256, 256)
 
@@ -25,8 +35,7 @@ class MLP(nn.Module):
     """images float [B, H, W, C] -> logits [B, num_classes]."""
     x = images.reshape((images.shape[0], -1))
     for name, width in zip(self.blocks, self.widths):
-      x = nn.relu(nn.Dense(width, name=name)(x))
-      self.sow("intermediates", name, x)
+      x = DenseBlock(width, name=name)(x)
     return nn.Dense(self.num_classes, name="head")(x)
 
 
@@ -60,6 +69,5 @@ class SmallCNN(nn.Module):
     x = images
     for name, width in zip(self.blocks, self.widths):
       x = ConvBlock(width, self.batch_norm, name=name)(x, train)
-      self.sow("intermediates", name, x)
     x = x.mean(axis=(1, 2))
     return nn.Dense(self.num_classes, name="head")(x)
