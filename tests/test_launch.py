@@ -21,7 +21,7 @@ def launch(*args, wait=True):
 
 
 def test_unknown_config_field_is_one_clear_line(tmp_path):
-  run = launch("--config", "configs/default.py", "--config.no_such_field=1", f"--workdir={tmp_path / 'w'}")
+  run = launch("--config", "configs/erm_cmnist.py", "--config.no_such_field=1", f"--workdir={tmp_path / 'w'}")
   assert run.returncode == 2
   lines = run.stderr.strip().splitlines()
   assert len(lines) == 1, run.stderr

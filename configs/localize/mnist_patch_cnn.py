@@ -12,11 +12,11 @@ clean model 97.5% on T_conflict, skewed model 55.8%; E sums to 0.438, C to 0.024
 
 import ml_collections
 
-from configs import default
+from configs import erm_cmnist
 
 
 def get_config() -> ml_collections.ConfigDict:
-  config = default.get_config()
+  config = erm_cmnist.get_config()
   config.experiment = "localize"
   config.seed = 0
 

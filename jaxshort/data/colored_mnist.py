@@ -63,7 +63,7 @@ def colorize(digits: np.ndarray, colors: np.ndarray, image_size: int) -> np.ndar
 
 
 def colored_mnist(config: ml_collections.ConfigDict, seed: int) -> Dataset:
-  """Builds Colored MNIST from `config` (see configs/default.py, field `dataset`); deterministic in `seed`."""
+  """Builds Colored MNIST from `config` (see configs/erm_cmnist.py, field `dataset`); deterministic in `seed`."""
   fractions = np.asarray(config.split_fractions, float)
   if len(fractions) != len(SPLITS) or np.any(fractions <= 0) or abs(fractions.sum() - 1) > 1e-6:
     raise UserError(f"dataset.split_fractions must be {len(SPLITS)} positive numbers summing to 1 "

@@ -1,6 +1,6 @@
 """See a dataset's shortcut before training: split sizes, group counts, and a PNG grid of examples per group.
 
-    python -m jaxshort.data.inspect --config configs/default.py --out /tmp/cmnist
+    python -m jaxshort.data.inspect --config configs/erm_cmnist.py --out /tmp/cmnist
     python -m jaxshort.data.inspect --config configs/datasets.py:waterbirds \
         --config.dataset.manual_dir=~/data/waterbirds --out /tmp/waterbirds
 

@@ -134,6 +134,8 @@ def localize(config: ml_collections.ConfigDict, workdir: str) -> dict:
           "total_spurious_encoding": scores["total_spurious_encoding"],
           "top_spurious_encoding_block": blocks[int(np.argmax(scores["spurious_encoding"]))],
           "top_core_forgetting_block": blocks[int(np.argmax(scores["core_forgetting"]))],
+          "spurious_encoding_by_block": dict(zip(blocks, np.round(scores["spurious_encoding"], 4).tolist())),
+          "core_forgetting_by_block": dict(zip(blocks, np.round(scores["core_forgetting"], 4).tolist())),
       },
       "config": config_dict(config),
       "pair": pair.info,
