@@ -1,4 +1,4 @@
-"""The default run on another dataset: `--config configs/datasets.py:NAME`, NAME one of cifar10, waterbirds,
+"""The ERM run of configs/erm_cmnist.py on another dataset: `--config configs/datasets.py:NAME`, NAME one of cifar10, waterbirds,
 celeba, camelyon17, colored_mnist. The dataset's own fields (where its files are, image size, ...) come from
 its module's default_config(); the model becomes the small CNN.
 
@@ -20,8 +20,8 @@ SOURCES = {"cifar10": cifar10, "waterbirds": waterbirds, "celeba": celeba, "came
 
 
 def _default_config() -> ml_collections.ConfigDict:
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.py")
-  spec = importlib.util.spec_from_file_location("jaxshort_default_config", path)
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "erm_cmnist.py")
+  spec = importlib.util.spec_from_file_location("jaxshort_erm_cmnist_config", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()

@@ -140,7 +140,8 @@ def run_case(case: Case, tmp: str) -> subprocess.CompletedProcess:
   if case.setup:
     case.setup(tmp)
   config_file = [a for a in case.args if a.startswith("--config=")]  # absl wants it before any override
-  others = [a for a in case.args if a not in config_file]
+  config_file = config_file or ["--config=configs/erm_cmnist.py"]
+  others = [a for a in case.args if not a.startswith("--config=")]
   args = [a.format(tmp=tmp) for a in (*config_file, *FAST, *others, f"--workdir={case.workdir}")]
   try:
     return subprocess.run([sys.executable, os.path.join(REPO, "launch.py"), *args], cwd=REPO,

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-import fake_data
+from tests import fake_data
 from jaxshort.data import build_dataset, waterbirds
 from jaxshort.data.inspect import example_grid, inspect_dataset
 

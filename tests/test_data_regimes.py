@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import fake_data
+from tests import fake_data
 from jaxshort.data import build_dataset, regimes, validate, waterbirds
 from jaxshort.data.arrays import make_split
 from jaxshort.data.schema import Dataset

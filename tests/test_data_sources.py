@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-import fake_data
+from tests import fake_data
 from jaxshort.data import build_dataset, camelyon17, celeba, cifar10, tfds_source, waterbirds
 from jaxshort.errors import UserError
 

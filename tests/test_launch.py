@@ -14,6 +14,9 @@ FAST = ["--config.num_steps=60", "--config.model.widths=(32,)", "--config.eval_e
 
 
 def launch(*args, wait=True):
+  """launch.py with `args`; configs/erm_cmnist.py unless `args` name another config."""
+  if not any(a.startswith("--config=") or a == "--config" for a in args):
+    args = ("--config=configs/erm_cmnist.py", *args)
   command = [sys.executable, os.path.join(REPO, "launch.py"), *args]
   if not wait:
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -80,3 +83,18 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
   keys = [(r["step"], r["split"]) for r in records]
   assert len(keys) == len(set(keys)), "records of the killed run's last steps were logged twice"
   assert [r["step"] for r in records if r["split"] == "train"] == list(range(20, 301, 20))
+
+
+def test_default_suite_runs_every_part_and_resumes(tmp_path):
+  workdir = tmp_path / "suite"
+  shrink = ["--config=configs/default.py", "--config.erm.num_steps=20", "--config.erm.model.widths=(16,)",
+            "--config.localize.num_steps=20", "--config.localize.localize.branch_steps=5",
+            "--config.localize.model.widths=(16,8)", f"--workdir={workdir}"]
+  run = launch(*shrink)
+  assert run.returncode == 0, run.stderr
+  results = json.load(open(workdir / "results.json"))
+  assert list(results["parts"]) == ["erm", "localize"]
+  assert "erm/out_of_distribution_accuracy" in results["summary"]
+  assert "localize/spurious_encoding_by_block" in results["summary"]
+  again = launch(*shrink)
+  assert again.returncode == 0 and again.stderr.count("done before") == 2
