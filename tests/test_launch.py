@@ -7,6 +7,10 @@ import subprocess
 import sys
 import time
 
+import chex
+import jax
+import orbax.checkpoint as ocp
+
 from tests.conftest import REPO
 
 FAST = ["--config.num_steps=60", "--config.model.widths=(32,)", "--config.eval_every_steps=30",
@@ -54,6 +58,27 @@ def test_overrides_reach_the_run(tmp_path):
   assert "out_of_distribution_accuracy" in run.stdout
 
 
+def checkpoint_steps(workdir):
+  folder = workdir / "checkpoints"
+  return [int(d) for d in os.listdir(folder) if d.isdigit()] if folder.exists() else []
+
+
+def logged_steps(workdir):
+  path = workdir / "metrics.jsonl"
+  return [json.loads(line)["step"] for line in open(path) if line.strip()] if path.exists() else []
+
+
+def kill_when(args, ready, timeout=240):
+  """Starts launch.py with `args`, SIGKILLs it once `ready()` holds; fails if it finished first."""
+  process = launch(*args, wait=False)
+  deadline = time.time() + timeout
+  while time.time() < deadline and process.poll() is None and not ready():
+    time.sleep(0.02)
+  assert process.poll() is None, "the run ended before it could be killed"
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+
+
 def test_killed_run_resumes_to_the_same_results(tmp_path):
   args = ["--config.num_steps=300", "--config.checkpoint_every_steps=50", "--config.eval_every_steps=150",
           "--config.log_every_steps=20"]
@@ -61,27 +86,25 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
   assert launch(*args, f"--workdir={reference}").returncode == 0
 
   workdir = tmp_path / "killed"
-  process = launch(*args, f"--workdir={workdir}", wait=False)
-  checkpoints = workdir / "checkpoints"
-  deadline = time.time() + 240
-  while time.time() < deadline:
-    steps = [int(d) for d in os.listdir(checkpoints) if d.isdigit()] if checkpoints.exists() else []
-    if steps and max(steps) >= 100:
-      break
-    time.sleep(0.02)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert not (workdir / "results.json").exists(), "the run finished before it was killed"
+  args.append(f"--workdir={workdir}")
+  kill_when(args, lambda: len(logged_steps(workdir)) >= 1 and not checkpoint_steps(workdir))  # before any
+  kill_when(args, lambda: max(checkpoint_steps(workdir), default=0) >= 100)  # between checkpoints
+  kill_when(args, lambda: max(checkpoint_steps(workdir), default=0) >= 200)  # after a resume
+  assert not (workdir / "results.json").exists()
 
-  resumed = launch(*args, f"--workdir={workdir}")
+  resumed = launch(*args)
   assert resumed.returncode == 0, resumed.stderr
   assert "resuming from the checkpoint at step" in resumed.stderr
   ours = json.load(open(workdir / "results.json"))["metrics"]
   theirs = json.load(open(reference / "results.json"))["metrics"]
   assert ours == theirs
+  final = [ocp.StandardCheckpointer().restore(str(w / "checkpoints" / "300" / "default"))
+           for w in (workdir, reference)]
+  chex.assert_trees_all_equal(*[jax.device_get(f["params"]) for f in final])  # bitwise
+  chex.assert_trees_all_equal(*[jax.device_get(f["opt_state"]) for f in final])
   records = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
   keys = [(r["step"], r["split"]) for r in records]
-  assert len(keys) == len(set(keys)), "records of the killed run's last steps were logged twice"
+  assert len(keys) == len(set(keys)), "records of a killed run's last steps were logged twice"
   assert [r["step"] for r in records if r["split"] == "train"] == list(range(20, 301, 20))
 
 

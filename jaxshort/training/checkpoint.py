@@ -1,11 +1,13 @@
 """Orbax checkpoints of a train state, with automatic resume from the latest good one in the workdir.
 
 A checkpoint that cannot be read (truncated or corrupt files, say after a crash of the disk or the machine) is
-skipped with a warning, and the one before it is used; that is why at least two are kept.
+moved aside into `unreadable_checkpoints/` next to the checkpoint folder, with a warning, and the one before it
+is used; that is why at least two are kept.
 """
 
 import os
 import sys
+import time
 
 import jax
 import orbax.checkpoint as ocp
@@ -43,12 +45,21 @@ class Checkpointer:
       try:
         restored = self.manager.restore(step, args=ocp.args.StandardRestore(target))
       except Exception as error:  # orbax/tensorstore raise many types for bad files  pylint: disable=broad-except
+        aside = self._move_aside(step)
         print(f"warning: checkpoint {step} in {self.manager.directory} cannot be read "
-              f"({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); "
-              f"trying the one before it", file=sys.stderr, flush=True)
+              f"({type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}); moved to "
+              f"{aside}; trying the one before it", file=sys.stderr, flush=True)
         continue
       return state.replace(**restored)
     return state
+
+  def _move_aside(self, step: int) -> str:
+    directory = os.fspath(self.manager.directory)
+    aside = os.path.join(os.path.dirname(directory), "unreadable_checkpoints", f"{step}-{time.time_ns()}")
+    os.makedirs(os.path.dirname(aside), exist_ok=True)
+    os.replace(os.path.join(directory, str(step)), aside)
+    self.manager.reload()
+    return aside
 
   def close(self) -> None:
     self.manager.close()
