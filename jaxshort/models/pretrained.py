@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from jaxshort.errors import UserError
+from jaxshort.models import MODELS
 from jaxshort.models.layers import split_depth
 
 # where a user gets each model's weights
@@ -167,7 +168,6 @@ def load_pretrained(model_name: str, path: str, num_classes: int = 1000, image_s
   """Variables {"params": .., "batch_stats": ..} of registry model `model_name` (built with `num_classes` and
   `settings`) read from the torchvision/timm state dict at `path`. `image_size` fixes DeiT's position embedding
   (224 -> 14 x 14 patches). The arrays are numpy float32, keyed by block like a fresh init."""
-  from jaxshort.models import MODELS  # here, not at the top: models/__init__ imports this module's neighbours
   if model_name not in KEY_FUNCTIONS:
     raise UserError(f"no pretrained conversion for {model_name!r}; available: {', '.join(sorted(KEY_FUNCTIONS))}")
   model = MODELS.get(model_name)(num_classes=num_classes, **settings)
