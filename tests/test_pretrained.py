@@ -1,5 +1,6 @@
-"""Pretrained conversion: small PyTorch references written here with torchvision's and timm's key names (so
-neither library is needed), random weights saved as a state dict, converted, and compared logit by logit."""
+"""Agreement with PyTorch: small reference models written here with torchvision's and timm's key names (so
+neither library is needed) get random weights, are saved as a state dict, converted by `load_pretrained`, and
+compared logit by logit; the conversion's errors; and VGG's adaptive pooling against torch's."""
 
 import functools
 
@@ -10,6 +11,7 @@ import pytest
 
 from jaxshort.errors import UserError
 from jaxshort.models import MODELS
+from jaxshort.models.layers import adaptive_avg_pool
 from jaxshort.models.pretrained import load_pretrained
 
 NUM_CLASSES = 7
@@ -20,7 +22,24 @@ def torch_modules():
   torch = pytest.importorskip("torch")
   tnn = torch.nn
 
+  class BasicBlock(tnn.Module):
+    expansion = 1
+
+    def __init__(self, cin, width, stride):
+      super().__init__()
+      self.conv1, self.bn1 = tnn.Conv2d(cin, width, 3, stride, 1, bias=False), tnn.BatchNorm2d(width)
+      self.conv2, self.bn2 = tnn.Conv2d(width, width, 3, 1, 1, bias=False), tnn.BatchNorm2d(width)
+      self.downsample = None
+      if stride != 1 or cin != width:
+        self.downsample = tnn.Sequential(tnn.Conv2d(cin, width, 1, stride, bias=False), tnn.BatchNorm2d(width))
+
+    def forward(self, x):
+      y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+      return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+
   class Bottleneck(tnn.Module):
+    expansion = 4
+
     def __init__(self, cin, width, stride):
       super().__init__()
       self.conv1, self.bn1 = tnn.Conv2d(cin, width, 1, bias=False), tnn.BatchNorm2d(width)
@@ -37,8 +56,8 @@ def torch_modules():
       y = self.bn3(self.conv3(y))
       return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
 
-  class ResNet(tnn.Module):  # torchvision.models.ResNet with Bottleneck blocks
-    def __init__(self, stage_sizes, widths, num_classes):
+  class ResNet(tnn.Module):  # torchvision.models.ResNet
+    def __init__(self, block, stage_sizes, widths, num_classes):
       super().__init__()
       self.conv1, self.bn1 = tnn.Conv2d(3, widths[0], 7, 2, 3, bias=False), tnn.BatchNorm2d(widths[0])
       self.maxpool = tnn.MaxPool2d(3, 2, 1)
@@ -46,8 +65,8 @@ def torch_modules():
       for i, (depth, width) in enumerate(zip(stage_sizes, widths)):
         blocks = []
         for j in range(depth):
-          blocks.append(Bottleneck(cin, width, 2 if i > 0 and j == 0 else 1))
-          cin = 4 * width
+          blocks.append(block(cin, width, 2 if i > 0 and j == 0 else 1))
+          cin = block.expansion * width
         setattr(self, f"layer{i + 1}", tnn.Sequential(*blocks))
       self.fc = tnn.Linear(cin, num_classes)
 
@@ -156,7 +175,8 @@ def torch_modules():
     def forward(self, x):
       return self.head(self.stages(self.stem(x)))
 
-  return torch, {"resnet50": ResNet, "deit_s": DeiT, "convnext_atto": ConvNeXt}
+  return torch, {"resnet18": functools.partial(ResNet, BasicBlock), "resnet50": functools.partial(ResNet, Bottleneck),
+                 "deit_s": DeiT, "convnext_atto": ConvNeXt}
 
 
 def randomize(torch, module):
@@ -172,6 +192,7 @@ def randomize(torch, module):
 
 # (registry name, our settings, torch constructor arguments, image side, file suffix)
 CASES = [
+    ("resnet18", dict(widths=(8, 8, 16, 16)), dict(stage_sizes=(2, 2, 2, 2), widths=(8, 8, 16, 16)), 32, ".pth"),
     ("resnet50", dict(stage_sizes=(1, 2, 1, 1), widths=(8, 8, 16, 16)),
      dict(stage_sizes=(1, 2, 1, 1), widths=(8, 8, 16, 16)), 32, ".pth"),
     ("deit_s", dict(embed_dim=16, depth=4, num_heads=2, patch_size=4, num_stages=2, distilled=True),
@@ -228,3 +249,12 @@ def test_mismatching_keys_and_shapes_are_named(tmp_path):
   assert "keys missing: head.fc.bias" in message
   assert "1 keys unexpected: extra.weight" in message
   assert "timm/convnext_atto" in message
+
+
+@pytest.mark.parametrize("side, size", [(5, 3), (1, 7), (14, 7), (7, 7), (9, 2)])
+def test_adaptive_avg_pool_matches_pytorch(side, size):
+  torch = pytest.importorskip("torch")
+  x = np.random.default_rng(0).standard_normal((2, side, side, 3)).astype(np.float32)
+  expected = torch.nn.AdaptiveAvgPool2d(size)(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+  np.testing.assert_allclose(np.asarray(adaptive_avg_pool(jnp.asarray(x), size)), expected.transpose(0, 2, 3, 1),
+                             rtol=1e-6, atol=1e-6)

@@ -5,6 +5,7 @@ torchvision/timm model it is converted from; norms use the same epsilons.
 """
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 
@@ -78,10 +79,9 @@ def adaptive_avg_pool(x: jnp.ndarray, size: int) -> jnp.ndarray:
   floor(i*H/size) .. ceil((i+1)*H/size), so it is the identity when H = W = size and repeats when H < size."""
   def pool_axis(x: jnp.ndarray, axis: int) -> jnp.ndarray:
     n = x.shape[axis]
-    cells = [x.take(jnp.arange(i * n // size, -(-(i + 1) * n // size)), axis=axis).mean(axis=axis, keepdims=True)
-             for i in range(size)]
+    bounds = [(i * n // size, -(-(i + 1) * n // size)) for i in range(size)]  # (floor, ceil)
+    cells = [jax.lax.slice_in_dim(x, start, end, axis=axis).mean(axis=axis, keepdims=True) for start, end in bounds]
     return jnp.concatenate(cells, axis=axis)
   if x.shape[1] == x.shape[2] == size:
     return x
   return pool_axis(pool_axis(x, 1), 2)
-
