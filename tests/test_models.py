@@ -46,7 +46,7 @@ SMALL_IDS = [case[0] for case in SMALL]
 NUM_CLASSES = 5
 
 
-# Tiny models compile in a fraction of the time at XLA's lowest backend optimization level, and run as fast.
+# Tiny models compile faster at XLA's lowest backend optimization level, and still run in milliseconds.
 fast_jit = functools.partial(jax.jit, compiler_options={"xla_backend_optimization_level": 0})
 
 
