@@ -15,6 +15,8 @@ from jaxshort.models.layers import adaptive_avg_pool
 from jaxshort.models.pretrained import load_pretrained
 
 NUM_CLASSES = 7
+# see test_models.py: tiny models compile much faster with these options
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 def torch_modules():
@@ -221,7 +223,8 @@ def test_converted_weights_give_the_reference_logits(tmp_path, name, settings, t
   with torch.no_grad():
     expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
   model = MODELS.get(name)(num_classes=NUM_CLASSES, **settings)
-  logits = jax.jit(functools.partial(model.apply, train=False))(variables, jnp.asarray(images))
+  apply = jax.jit(functools.partial(model.apply, train=False), compiler_options=FAST_COMPILE)
+  logits = apply(variables, jnp.asarray(images))
   np.testing.assert_allclose(np.asarray(logits), expected, rtol=1e-4, atol=1e-4)
 
 
