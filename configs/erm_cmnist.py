@@ -28,6 +28,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict()
   config.model.name = "mlp"        # name in jaxshort.models.MODELS
   config.model.widths = (256, 256)
+  config.model.pretrained = ""     # torchvision/timm weights for a pretrained start (resnet*, deit_*, convnext_*)
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = "adam"

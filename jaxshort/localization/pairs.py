@@ -15,8 +15,9 @@ import ml_collections
 import optax
 
 from jaxshort import data as data_lib
+from jaxshort import models
 from jaxshort.training import sharding, train
-from jaxshort.training.state import TrainState, init_variables
+from jaxshort.training.state import TrainState
 
 
 def with_fields(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
@@ -52,7 +53,7 @@ def branch_point(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, m
   """theta_0: `variables` (default: a fresh init from config.seed), then `branch_steps` steps on the clean split
   (in workdir/branch, with the optimizer schedule of a `branch_steps`-step run) when branch_steps > 0."""
   if variables is None:
-    variables = init_variables(model, jax.random.key(config.seed), dataset.image_shape)
+    variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   if branch_steps <= 0:
     return variables
   state = train.train_classifier(with_fields(config, num_steps=branch_steps), dataset, model,

@@ -3,6 +3,7 @@
 import functools
 
 import flax.linen as nn
+import jax
 import ml_collections
 
 from jaxshort.errors import UserError
@@ -29,9 +30,22 @@ MODELS.register("convnext_nano")(functools.partial(ConvNeXt, **CONVNEXT_NANO))
 MODELS.register("convnext_atto")(functools.partial(ConvNeXt, **CONVNEXT_ATTO))
 
 
+NOT_MODEL_SETTINGS = ("name", "pretrained")
+
+
+def _hashable(value):
+  """Lists from a config become tuples: flax modules are hashed by jit."""
+  return tuple(_hashable(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def model_settings(config: ml_collections.ConfigDict) -> dict:
+  """The config fields passed to the model's constructor."""
+  return {key: _hashable(value) for key, value in config.to_dict().items() if key not in NOT_MODEL_SETTINGS}
+
+
 def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Module:
-  """The model named `config.name`, its other fields passed as keyword arguments."""
-  kwargs = {key: value for key, value in config.to_dict().items() if key != "name"}
+  """The model named `config.name`, its other fields (but `pretrained`) passed as keyword arguments."""
+  kwargs = model_settings(config)
   factory = MODELS.get(config.name)
   try:
     return factory(num_classes=num_classes, **kwargs)
@@ -39,4 +53,27 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Modul
     raise UserError(f"model {config.name!r} does not take these settings {sorted(kwargs)}: {error}") from None
 
 
-__all__ = ["MODELS", "build_model"]
+def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: jax.Array,
+                      image_shape: tuple[int, ...]) -> dict:
+  """theta_0 of a run: a fresh init from `rng`, or, where `config.pretrained` names a torchvision/timm weights
+  file, every block converted from it (see pretrained.py) except blocks whose shapes differ from the fresh init
+  (the head, when the number of classes is not 1000), which keep their fresh init."""
+  from jaxshort.models.pretrained import load_pretrained  # pylint: disable=g-import-not-at-top
+  from jaxshort.training.state import init_variables  # pylint: disable=g-import-not-at-top
+  path = config.get("pretrained", "")
+  if not path:
+    return init_variables(model, rng, image_shape)
+  loaded = load_pretrained(config.name, path, image_size=image_shape[0], **model_settings(config))
+  fresh = init_variables(model, rng, image_shape)
+
+  def same_shapes(a, b) -> bool:
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        x.shape == y.shape for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+  return {collection: {block: loaded[collection][block]
+                       if block in loaded.get(collection, {}) and same_shapes(loaded[collection][block], value)
+                       else value for block, value in blocks.items()}
+          for collection, blocks in fresh.items()}
+
+
+__all__ = ["MODELS", "build_model", "initial_variables"]

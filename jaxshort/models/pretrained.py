@@ -170,8 +170,9 @@ def load_pretrained(model_name: str, path: str, num_classes: int = 1000, image_s
   (224 -> 14 x 14 patches). The arrays are numpy float32, keyed by block like a fresh init."""
   if model_name not in KEY_FUNCTIONS:
     raise UserError(f"no pretrained conversion for {model_name!r}; available: {', '.join(sorted(KEY_FUNCTIONS))}")
+  state = read_state_dict(path, model_name)
   model = MODELS.get(model_name)(num_classes=num_classes, **settings)
   images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), np.float32)
   expected = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), images)
   expected = {collection: tree for collection, tree in expected.items() if collection != "intermediates"}
-  return convert_state_dict(read_state_dict(path, model_name), model_name, model, expected, path)
+  return convert_state_dict(state, model_name, model, expected, path)

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import optax
 from flax.training import train_state
 
+from jaxshort.errors import UserError
+
 
 class TrainState(train_state.TrainState):
   """flax's TrainState plus `batch_stats` (an empty dict for models without batch norm)."""
@@ -23,7 +25,12 @@ class TrainState(train_state.TrainState):
 
 def init_variables(model: nn.Module, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:
   """Initial variables of `model` for images of `image_shape` ([H, W, C]); no intermediates."""
-  variables = model.init(rng, jnp.zeros((1, *image_shape), jnp.float32), train=False)
+  try:
+    variables = model.init(rng, jnp.zeros((1, *image_shape), jnp.float32), train=False)
+  except (TypeError, ValueError) as error:  # settings that do not fit the model or the images
+    raise UserError(f"model {type(model).__name__} cannot be built with its settings for images of shape "
+                    f"{list(image_shape)}: {type(error).__name__}: {str(error).splitlines()[0]}; check config.model "
+                    f"(docs/models.md lists each model's settings)") from None
   return {key: value for key, value in variables.items() if key != "intermediates"}
 
 

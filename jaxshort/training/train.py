@@ -23,7 +23,7 @@ from jaxshort.training.checkpoint import Checkpointer
 from jaxshort.training.metrics import summarize
 from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.progress import Progress
-from jaxshort.training.state import TrainState, create_train_state, init_variables, num_params
+from jaxshort.training.state import TrainState, create_train_state, num_params
 from jaxshort.training.steps import jit_eval_step, jit_train_step
 from jaxshort.training.workdir import MetricsLog, write_json
 
@@ -72,7 +72,7 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
     raise UserError(f"num_steps must be >= 1, got {config.num_steps}")
 
   if variables is None:
-    variables = init_variables(model, jax.random.key(config.seed), dataset.image_shape)
+    variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   if tx is None:
     tx = make_optimizer(config.optimizer, config.num_steps)
   state = sharding.replicate(create_train_state(model, variables, tx), mesh)
