@@ -5,11 +5,14 @@ import ml_collections
 
 from jaxshort.errors import UserError
 from jaxshort.models.simple import MLP, SmallCNN
+from jaxshort.models.vae import ChromaVAE, SitarVAE
 from jaxshort.registry import Registry
 
 MODELS: Registry = Registry("model")
 MODELS.register("mlp")(MLP)
 MODELS.register("small_cnn")(SmallCNN)
+MODELS.register("sitar_vae")(SitarVAE)
+MODELS.register("chroma_vae")(ChromaVAE)
 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Module:
