@@ -20,6 +20,7 @@ import numpy as np
 from jaxshort import data as data_lib
 from jaxshort.errors import UserError
 from jaxshort.methods import METHODS, USES_GROUP_LABELS
+from jaxshort.methods.classifier import fit_last_layer
 from jaxshort.methods.common import predict
 from jaxshort.report import sitar_figures
 from jaxshort.report.figures import plot_training
@@ -48,16 +49,30 @@ def score_history(records: list[dict]) -> dict[str, list]:
   return {"step": [r["step"] for r in rows], "scores": [[r[f"score_{j}"] for j in range(dims)] for r in rows]}
 
 
+def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> float:
+  """Diagnostic that uses group labels (never for selection): the OOD accuracy of a linear readout of mu fit
+  on the validation split with each (label, cue) group weighing the same. It tells whether the latent holds the
+  label beyond the shortcut at all, apart from whether the trained classifier uses it."""
+  val = dataset.splits[dataset.roles["validation"]]
+  ood = dataset.splits[dataset.roles["out_of_distribution"]]
+  counts = np.bincount(val["group"], minlength=dataset.num_groups)
+  head = fit_last_layer(encode_mean(state, val, batch_size), val["label"], 1.0 / counts[val["group"]],
+                        dataset.num_classes, l2=1e-3)
+  logits = encode_mean(state, ood, batch_size) @ np.asarray(head["kernel"]) + np.asarray(head["bias"])
+  return float(np.mean(logits.argmax(-1) == ood["label"]))
+
+
 def latent_report(state, dataset: data_lib.Dataset, batch_size: int) -> dict:
   """Scores of each latent dimension on the whole training split (the batch statistic, computed once over all
-  of it) and |corr| of each with the cue, for the VAE methods."""
+  of it), |corr| of each with the cue, and the group-balanced probe, for the VAE methods."""
   train = dataset.splits[dataset.roles["train"]]
   mu = encode_mean(state, train, batch_size)
   scores = np.asarray(shortcut_scores(mu, train["label"], dataset.num_classes))
   cue_corr = [float(abs(np.corrcoef(mu[:, j], train["cue"])[0, 1])) if mu[:, j].std() > 0 else 0.0
               for j in range(mu.shape[1])]
   return {"train_scores": scores.tolist(), "cue_correlation": cue_corr, "latent_std": mu.std(0).tolist(),
-          "ranked_dims": np.argsort(-scores).tolist()}
+          "ranked_dims": np.argsort(-scores).tolist(),
+          "probe_ood_accuracy": group_balanced_probe(state, dataset, batch_size)}
 
 
 def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run_dir: str,
