@@ -72,17 +72,13 @@ def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: 
   classify = lambda codes: apply_fn({"params": params}, codes, method="classify")
 
   if hp.method == "noise":
-    noisy_logits = classify(z + scale * jax.random.normal(noise_rng, z.shape))
-    ce = optax.softmax_cross_entropy_with_integer_labels(noisy_logits, labels)
-    regularizer = hp.lambda_cons * jnp.sum((noisy_logits - classify(z))**2, -1)
-    logits = noisy_logits
+    logits = classify(z + scale * jax.random.normal(noise_rng, z.shape))
+    regularizer = hp.lambda_cons * jnp.sum((logits - classify(z))**2, -1)
+  elif hp.method == "penalty_exact":
+    regularizer, logits = exact_penalty(classify, z, labels, scale, hp.lambda_cons)
   else:
-    ce_of = lambda lg: optax.softmax_cross_entropy_with_integer_labels(lg, labels)
-    if hp.method == "penalty_exact":
-      regularizer, logits = exact_penalty(classify, z, labels, scale, hp.lambda_cons)
-    else:
-      regularizer, logits = sample_penalty(classify, z, labels, scale, hp.lambda_cons, noise_rng)
-    ce = ce_of(logits)
+    regularizer, logits = sample_penalty(classify, z, labels, scale, hp.lambda_cons, noise_rng)
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # on the noisy code, or on z (penalty)
   loss = l_vae + jnp.mean(ce + regularizer)
   metrics.update({
       "cross_entropy": jnp.mean(ce),
