@@ -19,6 +19,7 @@ def real_data_config(dataset: str, latent_dim: int, alpha: float, beta: float, l
   config.model.latent_dim = latent_dim
   config.model.channels = (32, 32, 64, 128)
   config.sitar.alpha, config.sitar.beta, config.sitar.lambda_cons = alpha, beta, lambda_cons
+  config.jtt.first_steps = 2000
   config.num_steps = 20000
   config.eval_every_steps = 1000
   config.checkpoint_every_steps = 1000
