@@ -5,6 +5,7 @@ import ml_collections
 from jaxshort.localization import experiment as localization
 from jaxshort.registry import Registry
 from jaxshort.suite import run_suite
+from jaxshort.sitar import experiment as sitar_experiment
 from jaxshort.training import train
 from jaxshort.training.lock import WorkdirLock
 from jaxshort.training.workdir import check_config, ensure_writable
@@ -18,6 +19,8 @@ EXPERIMENTS.register("localize")(localization.localize)
 def suite(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Several experiments, one per sub-folder (see jaxshort/suite.py)."""
   return run_suite(config, workdir, run)
+EXPERIMENTS.register("sitar")(sitar_experiment.sitar_experiment)
+EXPERIMENTS.register("compare")(sitar_experiment.compare_experiment)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:

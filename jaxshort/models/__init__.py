@@ -12,6 +12,7 @@ from jaxshort.models.resnet import RESNET18_STAGES, RESNET50_STAGES, ResNet
 from jaxshort.models.simple import MLP, SmallCNN
 from jaxshort.models.vgg import VGG11_DEPTHS, VGG16_DEPTHS, VGG
 from jaxshort.models.vit import DeiT
+from jaxshort.models.vae import ChromaVAE, SitarVAE
 from jaxshort.registry import Registry
 
 MODELS: Registry = Registry("model")
@@ -41,6 +42,8 @@ def _hashable(value):
 def model_settings(config: ml_collections.ConfigDict) -> dict:
   """The config fields passed to the model's constructor."""
   return {key: _hashable(value) for key, value in config.to_dict().items() if key not in NOT_MODEL_SETTINGS}
+MODELS.register("sitar_vae")(SitarVAE)
+MODELS.register("chroma_vae")(ChromaVAE)
 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Module:

@@ -59,3 +59,22 @@ jit_train_step = jax.jit(train_step, donate_argnums=(0,))
 def jit_eval_step(num_classes: int, num_groups: int):
   """`eval_step` jitted for a fixed number of classes and groups."""
   return jax.jit(functools.partial(eval_step, num_classes=num_classes, num_groups=num_groups))
+
+
+def make_train_step(loss_fn):
+  """A jitted train step (state, batch, rng) -> (state, metrics) for any objective.
+
+  `loss_fn(params, apply_fn, batch, rng) -> (scalar loss, dict of scalar metrics)` sees the batch with images
+  already float in [-1, 1]; its metrics should include `accuracy`. The step adds `loss`, `grad_norm` and
+  `param_norm`. For models without batch statistics; randomness is `fold_in(rng, state.step)` as above.
+  """
+
+  def step(state: TrainState, batch: dict, rng: jax.Array) -> tuple[TrainState, dict]:
+    rng = jax.random.fold_in(rng, state.step)
+    batch = {**batch, "image": normalize_images(batch["image"])}
+    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state.apply_fn, batch, rng)
+    new_state = state.apply_gradients(grads=grads)
+    return new_state, {"loss": loss, **metrics, "grad_norm": optax.global_norm(grads),
+                       "param_norm": optax.global_norm(new_state.params)}
+
+  return jax.jit(step, donate_argnums=(0,))

@@ -55,13 +55,15 @@ def check_finite(step: int, metrics: dict) -> None:
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,
                      variables: dict | None = None, train_split: str | None = None,
                      data_seed: int | None = None, name: str = "train",
-                     tx: optax.GradientTransformation | None = None) -> TrainState:
+                     tx: optax.GradientTransformation | None = None, step_fn=None, on_eval=None) -> TrainState:
   """Trains `model` on `train_split` (default: the dataset's train role) for `config.num_steps` steps.
 
   Starts from `variables` (theta_0; default: a fresh init from `config.seed`), or resumes from the latest
   checkpoint in `run_dir/checkpoints`. Batch order comes from `data_seed` (default `config.seed`) and the step.
   `tx` replaces the optimizer built from `config.optimizer` (for block-wise freezing or learning rates).
   Logs to `run_dir/metrics.jsonl` and evaluates the dataset's other splits every `config.eval_every_steps`.
+  `step_fn(state, batch, rng)` replaces the cross-entropy step (see steps.make_train_step); `on_eval(step, state,
+  {split: metrics})` is called after each evaluation, e.g. to keep the best state for model selection.
   """
   os.makedirs(run_dir, exist_ok=True)
   mesh = sharding.data_mesh()
@@ -93,7 +95,7 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   batches = train_batches(split, config.batch_size, config.seed if data_seed is None else data_seed, start)
   unchecked = None  # the previous step's metrics: checked while the current step runs, so the loop never stalls
   for step in range(start + 1, config.num_steps + 1):
-    state, metrics = jit_train_step(state, sharding.shard_batch(next(batches), mesh), rng)
+    state, metrics = (step_fn or jit_train_step)(state, sharding.shard_batch(next(batches), mesh), rng)
     if unchecked is not None:
       check_finite(*unchecked)
     unchecked = (step, metrics)
@@ -104,9 +106,11 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
       log.write(step, "train", metrics)
       progress.update(step, {"loss": metrics["loss"], "acc": metrics["accuracy"]})
     if step % config.eval_every_steps == 0 or is_last:
-      for split_name, result in evaluate_splits(state, dataset, mesh, config.eval_batch_size,
-                                                eval_splits).items():
+      results = evaluate_splits(state, dataset, mesh, config.eval_batch_size, eval_splits)
+      for split_name, result in results.items():
         log.write(step, split_name, {k: v for k, v in result.items() if k != "groups"})
+      if on_eval is not None:
+        on_eval(step, state, results)
     if step % config.checkpoint_every_steps == 0 or is_last:
       check_finite(step, metrics)  # never save a diverged state over a good one
       checkpoints.save(state)

@@ -1,0 +1,87 @@
+"""What every method shares: building the backbone, one training run of an objective with model selection,
+and predictions on a split.
+
+Model selection uses no group labels: the evaluation with the highest class-balanced accuracy on the validation
+split (in-distribution, like the training data) is kept. Its parameters are saved next to the checkpoints
+(`best.msgpack`, `best.json`), so a resumed run keeps its choice.
+"""
+
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from flax import serialization
+
+from jaxshort import models
+from jaxshort.data import Dataset
+from jaxshort.data.pipeline import eval_batches, normalize_images
+from jaxshort.training.state import TrainState, init_variables
+from jaxshort.training.steps import make_train_step
+from jaxshort.training.train import train_classifier
+from jaxshort.training.workdir import read_json, write_json
+
+
+def build_backbone(config: ml_collections.ConfigDict, dataset: Dataset, name: str | None = None) -> nn.Module:
+  """The model of `config.model` (or the registered model `name` with the same settings) for `dataset`'s images."""
+  model_config = ml_collections.ConfigDict(config.model.to_dict())
+  if name is not None:
+    model_config.name = name
+  return models.build_model(model_config, dataset.num_classes).clone(image_shape=tuple(dataset.image_shape))
+
+
+class BestByValidation:
+  """`on_eval` callback of `train_classifier`: keeps the parameters with the best validation balanced accuracy."""
+
+  def __init__(self, run_dir: str, validation_split: str):
+    self.params_path = os.path.join(run_dir, "best.msgpack")
+    self.info_path = os.path.join(run_dir, "best.json")
+    self.split = validation_split
+    self.info = read_json(self.info_path) if os.path.exists(self.info_path) else None
+
+  def __call__(self, step: int, state: TrainState, results: dict) -> None:
+    score = results[self.split]["balanced_accuracy"]
+    if self.info is None or score > self.info["validation_balanced_accuracy"]:
+      self.info = {"step": int(step), "validation_balanced_accuracy": float(score)}
+      with open(self.params_path, "wb") as f:
+        f.write(serialization.to_bytes(jax.device_get(state.params)))
+      write_json(self.info_path, self.info)
+
+  def best_state(self, state: TrainState) -> TrainState:
+    """`state` with the selected parameters (unchanged if nothing was selected)."""
+    if self.info is None:
+      return state
+    with open(self.params_path, "rb") as f:
+      params = serialization.from_bytes(jax.device_get(state.params), f.read())
+    return state.replace(params=jax.device_put(params, jax.tree.map(lambda x: x.sharding, state.params)))
+
+
+def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, run_dir: str, loss_fn,
+        num_steps: int | None = None, select: bool = True, name: str = "train") -> tuple[TrainState, dict]:
+  """Trains `model` on `loss_fn` (see steps.make_train_step) for `num_steps` (default `config.num_steps`).
+
+  Returns the selected state (best validation balanced accuracy, or the last if `select` is False) and
+  {'selected_step', 'validation_balanced_accuracy'}.
+  """
+  if num_steps is not None and num_steps != config.num_steps:
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.num_steps = num_steps
+  variables = init_variables(model, jax.random.key(config.seed), dataset.image_shape)
+  selector = BestByValidation(run_dir, dataset.roles["validation"])
+  state = train_classifier(config, dataset, model, run_dir, variables=variables, name=name,
+                           step_fn=make_train_step(loss_fn), on_eval=selector if select else None)
+  if not select:
+    return state, {"selected_step": int(jax.device_get(state.step))}
+  return selector.best_state(state), dict(selector.info or {})
+
+
+def predict(state: TrainState, split: dict, batch_size: int, method=None) -> np.ndarray:
+  """Outputs of `state.apply_fn` on a split's images, in order: [N, ...]; logits by default, or those of
+  `method` (a model method's name, or a function (module, images) -> array)."""
+  kwargs = {"method": method} if method else {}
+  apply = jax.jit(lambda params, images: state.apply_fn({"params": params}, normalize_images(images), **kwargs))
+  outputs = [np.asarray(apply(state.params, jnp.asarray(batch["image"])))[batch["mask"]]
+             for batch in eval_batches(split, batch_size)]
+  return np.concatenate(outputs)

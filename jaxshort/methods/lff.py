@@ -1,0 +1,65 @@
+"""Learning from Failure (Nam et al., 2020): a biased model trained with generalized cross-entropy, which
+amplifies the easy (shortcut) cue, and a debiased model whose per-example cross-entropy is weighted by the
+relative difficulty W = CE_b / (CE_b + CE_d). Both are the same backbone, trained together; the debiased one
+predicts. Simplification: W uses the current per-example losses, not LfF's per-class-normalized moving averages.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jaxshort.data import Dataset
+from jaxshort.methods.common import build_backbone, fit
+
+
+class BiasedDebiasedPair(nn.Module):
+  """Two copies of a backbone, blocks `biased` and `debiased`; `__call__` gives the debiased logits."""
+  backbone: nn.Module
+
+  @property
+  def blocks(self) -> tuple[str, ...]:
+    return ("biased", "debiased")
+
+  def setup(self):
+    self.biased = self.backbone.clone(name="biased")
+    self.debiased = self.backbone.clone(name="debiased")
+
+  def both(self, images: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """images [B, H, W, C] -> (biased logits, debiased logits), each [B, C]."""
+    return self.biased(images), self.debiased(images)
+
+  def features(self, images: jnp.ndarray) -> jnp.ndarray:
+    return self.debiased.features(images)
+
+  def __call__(self, images: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    if self.is_initializing():
+      self.biased(images)
+    return self.debiased(images)
+
+
+def generalized_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray, q: float) -> jnp.ndarray:
+  """GCE (1 - p_y^q) / q per example: logits [B, C], labels [B] -> [B]."""
+  p_y = jnp.take_along_axis(jax.nn.softmax(logits), labels[:, None], -1)[:, 0]
+  return (1.0 - jnp.maximum(p_y, 1e-8)**q) / q
+
+
+def lff(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
+  """LfF on the shared backbone; `lff.q` is the GCE exponent."""
+  del erm_dir
+  q = config.lff.q
+
+  def loss_fn(params, apply_fn, batch, rng):
+    del rng
+    labels = batch["label"]
+    biased, debiased = apply_fn({"params": params}, batch["image"], method="both")
+    ce_b = optax.softmax_cross_entropy_with_integer_labels(biased, labels)
+    ce_d = optax.softmax_cross_entropy_with_integer_labels(debiased, labels)
+    weight = jax.lax.stop_gradient(ce_b / jnp.maximum(ce_b + ce_d, 1e-8))
+    loss = jnp.mean(generalized_cross_entropy(biased, labels, q)) + jnp.mean(weight * ce_d)
+    return loss, {"accuracy": jnp.mean(jnp.argmax(debiased, -1) == labels),
+                  "biased_accuracy": jnp.mean(jnp.argmax(biased, -1) == labels), "mean_weight": jnp.mean(weight)}
+
+  model = BiasedDebiasedPair(build_backbone(config, dataset))
+  return fit(config, dataset, model, run_dir, loss_fn, name="lff")
