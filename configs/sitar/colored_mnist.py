@@ -18,7 +18,7 @@ of seven methods near 10 minutes; 28x28 (dataset.image_size=28) behaved the same
 
 import ml_collections
 
-from configs import default
+from configs import erm_cmnist as default
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -58,5 +58,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_steps = 600
   config.log_every_steps = 25
   config.eval_every_steps = 100    # model selection looks at these evaluations
+  config.selection = "best_validation"  # or 'last': the final state (see docs/sitar.md)
   config.checkpoint_every_steps = 600
   return config

@@ -16,6 +16,7 @@ import numpy as np
 from flax import serialization
 
 from jaxshort import models
+from jaxshort.errors import UserError
 from jaxshort.data import Dataset
 from jaxshort.data.pipeline import eval_batches, normalize_images
 from jaxshort.training.state import TrainState, init_variables
@@ -58,13 +59,22 @@ class BestByValidation:
     return state.replace(params=jax.device_put(params, jax.tree.map(lambda x: x.sharding, state.params)))
 
 
+SELECTION_RULES = ("best_validation", "last")
+
+
 def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, run_dir: str, loss_fn,
-        num_steps: int | None = None, select: bool = True, name: str = "train") -> tuple[TrainState, dict]:
+        num_steps: int | None = None, select: bool | None = None, name: str = "train") -> tuple[TrainState, dict]:
   """Trains `model` on `loss_fn` (see steps.make_train_step) for `num_steps` (default `config.num_steps`).
 
-  Returns the selected state (best validation balanced accuracy, or the last if `select` is False) and
-  {'selected_step', 'validation_balanced_accuracy'}.
+  Returns the selected state and {'selected_step', 'validation_balanced_accuracy'}: the evaluation with the best
+  validation balanced accuracy, or the last state if `select` is False. `select` defaults to
+  `config.selection` ('best_validation', the default, or 'last').
   """
+  if select is None:
+    rule = config.get("selection", "best_validation")
+    if rule not in SELECTION_RULES:
+      raise UserError(f"selection must be one of {', '.join(SELECTION_RULES)}, got {rule!r}")
+    select = rule == "best_validation"
   if num_steps is not None and num_steps != config.num_steps:
     config = ml_collections.ConfigDict(config.to_dict())
     config.num_steps = num_steps

@@ -86,7 +86,7 @@ def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run
       "uses_group_labels": config.method in USES_GROUP_LABELS,
       "seed": config.seed,
       "summary": result_summary(dataset, split_metrics),
-      "selection": {"rule": "best class-balanced accuracy on the validation split", **info},
+      "selection": {"rule": config.get("selection", "best_validation"), **info},
       "metrics": split_metrics,
       "wall_time_s": time.perf_counter() - t0,
   }
