@@ -43,10 +43,14 @@ def test_split(num_examples: int):
                     rng.integers(0, NUM_CLASSES, num_examples))
 
 
-def loop_table(model, clean, skewed, blocks, masks, split, mesh, batch_size):
-  """The table the slow way: for each mask, splice on the host side of jit and evaluate batch by batch."""
-  step = jax.jit(lambda v, batch: count_correct(model.apply(v, normalize_images(batch["image"]), train=False),
+def eval_step(model):
+  """Jitted (variables, batch) -> counts; built once, so timed runs never recompile."""
+  return jax.jit(lambda v, batch: count_correct(model.apply(v, normalize_images(batch["image"]), train=False),
                                                 batch, NUM_CLASSES, NUM_GROUPS))
+
+
+def loop_table(step, clean, skewed, blocks, masks, split, mesh, batch_size):
+  """The table the slow way: for each mask, splice outside jit and evaluate batch by batch."""
   rows = []
   for mask in masks:
     variables = splice(clean, skewed, mask, blocks)
@@ -55,10 +59,8 @@ def loop_table(model, clean, skewed, blocks, masks, split, mesh, batch_size):
   return rows
 
 
-def forward_pass(model, variables, split, mesh, batch_size):
+def forward_pass(step, variables, split, mesh, batch_size):
   """One plain forward pass (+ counts) over the split, data-parallel over the mesh."""
-  step = jax.jit(lambda v, batch: count_correct(model.apply(v, normalize_images(batch["image"]), train=False),
-                                                batch, NUM_CLASSES, NUM_GROUPS))
   totals = [step(variables, sharding.shard_batch(batch, mesh)) for batch in eval_batches(split, batch_size)]
   return jax.device_get(jax.tree.map(lambda *x: sum(x), *totals))
 
@@ -83,12 +85,13 @@ def main() -> None:
   split = test_split(args.examples)
   mesh = sharding.data_mesh()
   sharded_clean = sharding.replicate(clean, mesh)
+  step = eval_step(model)
 
   variants = {
       "table (one program)": lambda: hybrids.hybrid_counts(model, clean, skewed, blocks, masks, {"test": split},
                                                            NUM_CLASSES, NUM_GROUPS, args.chunk_size),
-      "loop over hybrids": lambda: loop_table(model, clean, skewed, blocks, masks, split, mesh, args.chunk_size),
-      "plain forward": lambda: forward_pass(model, sharded_clean, split, mesh, args.chunk_size),
+      "loop over hybrids": lambda: loop_table(step, clean, skewed, blocks, masks, split, mesh, args.chunk_size),
+      "plain forward": lambda: forward_pass(step, sharded_clean, split, mesh, args.chunk_size),
   }
   seconds = {name: [] for name in variants}
   for name, run in variants.items():
