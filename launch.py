@@ -87,7 +87,7 @@ def main(argv: list[str]) -> None:
   from jaxshort.errors import UserError  # pylint: disable=g-import-not-at-top
   from jaxshort.training import sharding  # pylint: disable=g-import-not-at-top
   try:
-    sharding.configure_cpu_devices(config.get("num_cpu_devices", 0))
+    sharding.setup_devices(config.get("num_cpu_devices", 0), config.get("distributed", "auto"))
     from jaxshort import experiments  # pylint: disable=g-import-not-at-top
     workdir = flags.FLAGS.workdir or default_workdir(config_flags.get_config_filename(flags.FLAGS["config"]))
     print(f"jaxshort: {config.experiment} -> {workdir}", file=sys.stderr)

@@ -46,4 +46,5 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 250
   config.progress_every_seconds = 5.0
   config.num_cpu_devices = 0       # JAX devices the host CPU is split into for data parallelism; 0: one per core
+  config.distributed = "auto"       # multi-process start: 'auto' (when the environment names several), 'on', 'off'
   return config

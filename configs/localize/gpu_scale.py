@@ -44,4 +44,5 @@ def get_config(arg: str = "cifar10,resnet18") -> ml_collections.ConfigDict:
   config.localize.branch_steps = 1_000
   config.localize.interventions = ("freeze_each", "freeze_prefixes", "freeze_suffixes", "lr_each=0.1")
   config.num_cpu_devices = 0
+  config.distributed = "auto"       # multi-process start: 'auto' (when the environment names several), 'on', 'off'
   return config

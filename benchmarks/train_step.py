@@ -1,0 +1,244 @@
+"""Training throughput of jaxshort's jitted train step against a PyTorch reference of the same model, batch and
+optimizer (Adam, batch 128, uint8 32x32x3 images normalized inside the step, 10 classes).
+
+    python benchmarks/train_step.py [--models small_cnn,resnet18] [--steps 5] [--repeats 3]
+
+Variants: JAX on 1 and 2 CPU devices (the batch split over the `data` mesh), each with and without
+`--xla_cpu_use_onednn=true`, and PyTorch on `--torch_threads` threads. Each variant is a worker process (the JAX
+device count is fixed when JAX starts), warmed up once (compile + `--warmup` steps); then the workers are timed in
+turn, `--repeats` rounds of `--steps` steps each, so every variant sees the same load. Prints the median
+examples/second of each and its ratio to PyTorch. Models not in jaxshort.models.MODELS are reported as skipped;
+without torch installed the PyTorch column is skipped (torch is an optional benchmark dependency).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ONEDNN_FLAG = "--xla_cpu_use_onednn=true"
+IMAGE_SHAPE = (32, 32, 3)
+NUM_CLASSES = 10
+
+
+# ---------------------------------------------------------------- the workers: one variant each, timed on request
+
+
+def random_batch(batch_size: int, seed: int = 0) -> dict:
+  """uint8 images [B, 32, 32, 3] and int32 labels [B]."""
+  rng = np.random.default_rng(seed)
+  return {"image": rng.integers(0, 256, (batch_size, *IMAGE_SHAPE), dtype=np.uint8),
+          "label": rng.integers(0, NUM_CLASSES, batch_size).astype(np.int32)}
+
+
+def jax_runner(model_name: str, num_devices: int, batch_size: int):
+  """A function running `steps` of jaxshort's jit_train_step (Adam) on a fixed sharded batch, results awaited."""
+  import jax  # pylint: disable=import-outside-toplevel
+  jax.config.update("jax_num_cpu_devices", num_devices)
+  import ml_collections  # pylint: disable=import-outside-toplevel
+  import optax  # pylint: disable=import-outside-toplevel
+  sys.path.insert(0, REPO)
+  from jaxshort import models  # pylint: disable=import-outside-toplevel
+  from jaxshort.training import sharding  # pylint: disable=import-outside-toplevel
+  from jaxshort.training.state import create_train_state, init_variables  # pylint: disable=import-outside-toplevel
+  from jaxshort.training.steps import jit_train_step  # pylint: disable=import-outside-toplevel
+
+  assert jax.device_count() == num_devices, jax.devices()
+  model = models.build_model(ml_collections.ConfigDict({"name": model_name}), NUM_CLASSES)
+  variables = init_variables(model, jax.random.key(0), IMAGE_SHAPE)
+  mesh = sharding.data_mesh()
+  state = [sharding.replicate(create_train_state(model, variables, optax.adam(1e-3)), mesh)]
+  batch = sharding.shard_batch(random_batch(batch_size), mesh)
+  rng = jax.random.key(1)
+
+  def run(steps: int) -> None:
+    for _ in range(steps):
+      state[0], metrics = jit_train_step(state[0], batch, rng)
+    jax.block_until_ready((state[0], metrics))
+  return run
+
+
+def torch_small_cnn(widths=(32, 64, 128)):
+  """jaxshort's SmallCNN in PyTorch: [3x3 conv (no bias), batch norm, ReLU, 2x2 max-pool] x len(widths),
+  global average pooling, a linear head."""
+  from torch import nn  # pylint: disable=import-outside-toplevel
+  layers, channels = [], IMAGE_SHAPE[-1]
+  for width in widths:
+    layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width, momentum=0.1),
+               nn.ReLU(), nn.MaxPool2d(2)]
+    channels = width
+  return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, NUM_CLASSES))
+
+
+def torch_resnet18():
+  """ResNet-18 for 32x32 inputs (3x3 stem, no max-pool; BasicBlocks [2, 2, 2, 2] of 64..512 channels)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from torch import nn  # pylint: disable=import-outside-toplevel
+
+  class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+      super().__init__()
+      self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                                nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+      self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                       if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+      return torch.relu(self.body(x) + self.shortcut(x))
+
+  layers, cin = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()], 64
+  for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+    layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+    cin = cout
+  return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, NUM_CLASSES))
+
+
+TORCH_MODELS = {"small_cnn": torch_small_cnn, "resnet18": torch_resnet18}
+
+
+def torch_runner(model_name: str, threads: int, batch_size: int):
+  """The same step in PyTorch: uint8 -> [-1, 1], forward, cross-entropy, backward, Adam."""
+  import torch  # pylint: disable=import-outside-toplevel
+  torch.set_num_threads(threads)
+  torch.manual_seed(0)
+  model = TORCH_MODELS[model_name]().train()
+  optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+  batch = random_batch(batch_size)
+  images = torch.from_numpy(batch["image"]).permute(0, 3, 1, 2).contiguous()
+  labels = torch.from_numpy(batch["label"]).long()
+
+  def run(steps: int) -> None:
+    for _ in range(steps):
+      x = images.float() * (2.0 / 255.0) - 1.0
+      loss = torch.nn.functional.cross_entropy(model(x), labels)
+      optimizer.zero_grad(set_to_none=True)
+      loss.backward()
+      optimizer.step()
+  return run
+
+
+def worker(args) -> None:
+  """Builds one variant, warms it up, then answers each 'time' line on stdin with the seconds of `--steps` steps."""
+  if args.worker == "torch":
+    run = torch_runner(args.model, args.torch_threads, args.batch_size)
+  else:
+    run = jax_runner(args.model, args.devices, args.batch_size)
+  run(args.warmup)
+  print("ready", flush=True)
+  for line in sys.stdin:
+    if line.strip() != "time":
+      break
+    start = time.perf_counter()
+    run(args.steps)
+    print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def variants(args) -> list[tuple[str, list[str], dict]]:
+  """(label, worker arguments, extra environment) of every variant; torch last, if installed."""
+  out = []
+  for onednn in (False, True):
+    for devices in (1, 2):
+      flags = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), ONEDNN_FLAG if onednn else "") if f)
+      label = f"jax {devices} dev" + (" +onednn" if onednn else "")
+      out.append((label, ["--worker", "jax", "--devices", str(devices)], {"XLA_FLAGS": flags}))
+  try:
+    import torch  # pylint: disable=import-outside-toplevel,unused-import
+    out.append((f"torch {args.torch_threads} thr", ["--worker", "torch"], {}))
+  except ImportError:
+    print("torch not installed: PyTorch reference skipped (pip install torch==2.13.0)")
+  return out
+
+
+def start_worker(args, model: str, worker_args: list[str], env: dict) -> subprocess.Popen:
+  command = [sys.executable, os.path.abspath(__file__), "--model", model, "--batch_size", str(args.batch_size),
+             "--steps", str(args.steps), "--warmup", str(args.warmup), "--torch_threads", str(args.torch_threads),
+             *worker_args]
+  process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, **env})
+  line = process.stdout.readline()
+  if line.strip() != "ready":
+    process.kill()
+    raise RuntimeError(f"worker {worker_args} failed to start (see its stderr above)")
+  return process
+
+
+def time_once(process: subprocess.Popen) -> float:
+  process.stdin.write("time\n")
+  process.stdin.flush()
+  return json.loads(process.stdout.readline())["seconds"]
+
+
+def benchmark_model(args, model: str) -> None:
+  """Starts every variant's worker (one at a time, so compiles do not overlap), then times them in turn."""
+  runs = variants(args)
+  if model not in TORCH_MODELS:
+    runs = [r for r in runs if not r[0].startswith("torch")]
+  processes = [start_worker(args, model, worker_args, env) for _, worker_args, env in runs]
+  seconds = {label: [] for label, _, _ in runs}
+  try:
+    for _ in range(args.repeats):
+      for (label, _, _), process in zip(runs, processes):
+        seconds[label].append(time_once(process))
+  finally:
+    for process in processes:
+      process.stdin.close()
+      process.wait()
+  rates = {label: args.steps * args.batch_size / statistics.median(s) for label, s in seconds.items()}
+  reference = next((rate for label, rate in rates.items() if label.startswith("torch")), None)
+  print(f"\n{model}: median of {args.repeats} x {args.steps} steps, batch {args.batch_size}; load before: "
+        f"{load()}")
+  print(f"  {'variant':<22}{'examples/s':>12}{'steps/s':>9}{'vs torch':>10}")
+  for label, rate in rates.items():
+    ratio = f"{rate / reference:.2f}x" if reference else "-"
+    print(f"  {label:<22}{rate:>12,.1f}{rate / args.batch_size:>9.2f}{ratio:>10}")
+
+
+def load() -> str:
+  with open("/proc/loadavg", encoding="utf-8") as f:
+    return " ".join(f.read().split()[:3])
+
+
+def registered_models() -> list[str]:
+  """Model names in jaxshort's registry (imported in a subprocess, so this process never starts JAX)."""
+  code = f"import sys; sys.path.insert(0, {REPO!r}); from jaxshort import models; print(','.join(models.MODELS.names()))"
+  return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip().split(",")
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--models", default="small_cnn,resnet18")
+  parser.add_argument("--batch_size", type=int, default=128)
+  parser.add_argument("--steps", type=int, default=5, help="steps per timed repeat")
+  parser.add_argument("--warmup", type=int, default=2, help="steps run once after compiling, not timed")
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--torch_threads", type=int, default=2)
+  parser.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
+  parser.add_argument("--model", help=argparse.SUPPRESS)
+  parser.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.worker:
+    worker(args)
+    return
+  known = registered_models()
+  print(f"{os.cpu_count()} CPUs; load {load()}; models in the registry: {', '.join(known)}")
+  vaes = [name for name in known if "vae" in name]
+  print("SITAR VAE: " + (f"{vaes} registered, but its train step is not the classifier step timed here: skipped"
+                         if vaes else "not in the registry: skipped"))
+  for model in args.models.split(","):
+    if model not in known:
+      print(f"\n{model}: not in jaxshort.models.MODELS: skipped")
+      continue
+    benchmark_model(args, model)
+
+
+if __name__ == "__main__":
+  main()
