@@ -8,7 +8,7 @@ from jaxshort.suite import run_suite
 from jaxshort.sitar import experiment as sitar_experiment
 from jaxshort.training import train
 from jaxshort.training.lock import WorkdirLock
-from jaxshort.training.workdir import check_config, ensure_writable
+from jaxshort.training.workdir import check_config, ensure_writable, is_primary
 
 EXPERIMENTS: Registry = Registry("experiment")
 EXPERIMENTS.register("train")(train.train_and_evaluate)
@@ -32,6 +32,8 @@ def run_in_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: b
   """`run` with the workdir guarded: writable, held by this process alone, and holding no run of another config
   (unless `overwrite`, which moves that run aside)."""
   ensure_writable(workdir)
+  if not is_primary():  # the other processes of a multi-host run follow process 0, which holds the lock
+    return run(config, workdir)
   with WorkdirLock(workdir):
     check_config(workdir, config, overwrite)
     return run(config, workdir)

@@ -27,8 +27,17 @@ def _jsonable(value: Any) -> Any:
   return value
 
 
+def is_primary() -> bool:
+  """Whether this process writes the run's files (process 0 of a multi-host run; always on one host)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.process_index() == 0
+
+
 def write_json(path: str, obj: Any) -> None:
-  """Writes `obj` as indented JSON to `path` atomically; numpy values become plain numbers, NaN null."""
+  """Writes `obj` as indented JSON to `path` atomically; numpy values become plain numbers, NaN null.
+  Only the primary process writes."""
+  if not is_primary():
+    return
   directory = os.path.dirname(path) or "."
   with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
     json.dump(_jsonable(obj), f, indent=2, sort_keys=False)
@@ -109,6 +118,8 @@ class MetricsLog:
     self.path = path
 
   def write(self, step: int, split: str, metrics: dict) -> None:
+    if not is_primary():
+      return
     with open(self.path, "a") as f:
       f.write(json.dumps(_jsonable({"step": int(step), "split": split, **metrics})) + "\n")
 
@@ -120,6 +131,8 @@ class MetricsLog:
 
   def truncate_after(self, step: int) -> None:
     """Drops records of steps after `step` (logged by a run that was killed before its next checkpoint)."""
+    if not is_primary():
+      return
     kept = [r for r in self.read() if r["step"] <= step]
     directory = os.path.dirname(self.path) or "."
     with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
