@@ -7,6 +7,8 @@ Parts, each in its own sub-folder of the workdir (see jaxshort/suite.py):
             the 75% oracle: the colour shortcut.
   localize  a small localization profile (configs/localize/mnist_patch_mlp.py, shortened): where in an MLP a
             class-coloured patch shortcut lives, block by block (spurious encoding E_b, core forgetting C_b).
+  sitar     SITAR against ERM on Colored MNIST, one seed, on the VAE backbone (configs/sitar/compare_cmnist.py,
+            two methods): out-of-distribution accuracy and worst-group accuracy of each.
 Any part's fields can be overridden, e.g. --config.erm.num_steps=500 --config.localize.model.widths='(64,32)'.
 """
 
@@ -14,6 +16,7 @@ import ml_collections
 
 from configs import erm_cmnist
 from configs.localize import mnist_patch_mlp
+from configs.sitar import compare_cmnist
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -22,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0                     # given to every part
   config.num_cpu_devices = 0          # JAX devices the host CPU is split into; 0: one per core
   config.distributed = "auto"       # multi-process start: 'auto' (when the environment names several), 'on', 'off'
-  config.parts = ("erm", "localize")  # run in this order
+  config.parts = ("erm", "localize", "sitar")  # run in this order
 
   config.erm = erm_cmnist.get_config()
 
@@ -32,4 +35,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.localize.checkpoint_every_steps = 300
   config.localize.localize.branch_steps = 50
   config.localize.localize.interventions = ()
+
+  config.sitar = compare_cmnist.get_config()
+  config.sitar.compare.seeds = (0,)
+  config.sitar.compare.variants = ("erm:erm", "sitar:sitar")
   return config

@@ -112,12 +112,14 @@ def test_default_suite_runs_every_part_and_resumes(tmp_path):
   workdir = tmp_path / "suite"
   shrink = ["--config=configs/default.py", "--config.erm.num_steps=20", "--config.erm.model.widths=(16,)",
             "--config.localize.num_steps=20", "--config.localize.localize.branch_steps=5",
-            "--config.localize.model.widths=(16,8)", f"--workdir={workdir}"]
+            "--config.localize.model.widths=(16,8)", "--config.sitar.num_steps=20", "--config.sitar.eval_every_steps=10",
+            f"--workdir={workdir}"]
   run = launch(*shrink)
   assert run.returncode == 0, run.stderr
   results = json.load(open(workdir / "results.json"))
-  assert list(results["parts"]) == ["erm", "localize"]
+  assert list(results["parts"]) == ["erm", "localize", "sitar"]
   assert "erm/out_of_distribution_accuracy" in results["summary"]
   assert "localize/spurious_encoding_by_block" in results["summary"]
+  assert "sitar/sitar/out_of_distribution_accuracy" in results["summary"]
   again = launch(*shrink)
-  assert again.returncode == 0 and again.stderr.count("done before") == 2
+  assert again.returncode == 0 and again.stderr.count("done before") == 3

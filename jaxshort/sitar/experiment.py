@@ -199,7 +199,9 @@ def compare_experiment(config: ml_collections.ConfigDict, workdir: str) -> dict:
   sitar_figures.plot_comparison(table, os.path.join(workdir, "table.png"), oracle=oracle)
   results = {"experiment": "compare", "seeds": list(config.compare.seeds), "variants": list(config.compare.variants),
              "table": table, "runs": runs, "wall_time_s": time.perf_counter() - t0,
-             "summary": {f"{name} OOD": table[name]["out_of_distribution_accuracy"]["mean"] for name in table},
+             "summary": {f"{name}/{metric}": table[name][metric]["mean"] for name in table
+                         for metric in ("in_distribution_accuracy", "out_of_distribution_accuracy",
+                                        "out_of_distribution_worst_group_accuracy")},
              "environment": environment()}
   write_json(os.path.join(workdir, "table.json"), results)
   write_json(os.path.join(workdir, "results.json"), results)
