@@ -181,10 +181,14 @@ def _prefix_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int,
 def prefix_tree_counts(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[str],
                        test_sets: dict[str, Split], num_classes: int, num_groups: int,
                        chunk_size: int = 250) -> dict[str, dict[str, np.ndarray]]:
-  """Summed count_correct counts of all 2^K hybrids on every test set: {set: {field: [2^K, ...]}}, row = code."""
+  """Summed count_correct counts of all 2^K hybrids on every test set: {set: {field: [2^K, ...]}}, row = code.
+
+  Chunks hold at most `chunk_size` examples, fewer where a set is too small to give every device a chunk.
+  """
   check_block_keys(clean, blocks)
   mesh, program = _prefix_program(model, tuple(blocks), num_classes, num_groups)
-  sets = {name: _pad_chunks(chunked(split, chunk_size), mesh.size) for name, split in test_sets.items()}
+  sets = {name: _pad_chunks(chunked(split, min(chunk_size, -(-len(split["label"]) // mesh.size))), mesh.size)
+          for name, split in test_sets.items()}
   clean, skewed = sharding.replicate((jax.device_get(clean), jax.device_get(skewed)), mesh)
   sets = jax.device_put(sets, jax.sharding.NamedSharding(mesh, PartitionSpec(sharding.DATA_AXIS)))
   return jax.tree.map(np.asarray, jax.device_get(program(clean, skewed, sets)))
