@@ -54,19 +54,54 @@ def test_hybrid_table_ends_are_the_two_models_exactly():
   assert table["sets"]["test_clean"]["worst_group_accuracy"][0] is None  # T_clean has no cue groups
 
 
-def test_hybrid_program_traces_once_for_many_masks():
+@pytest.mark.parametrize("method", hybrids.METHODS)
+def test_hybrid_program_traces_once_for_many_masks(method):
   dataset = tiny_dataset()
   model = MLP(num_classes=4, widths=(8, 8))
   a = init_variables(model, jax.random.key(0), dataset.image_shape)
   b = init_variables(model, jax.random.key(1), dataset.image_shape)
   sets = {"test_clean": dataset.splits["test_clean"]}
-  counts = hybrids.hybrid_counts(model, a, b, model.blocks, hybrids.all_masks(3), sets, 4, dataset.num_groups, 32)
+  counts = hybrids.hybrid_counts(model, a, b, model.blocks, hybrids.all_masks(3), sets, 4, dataset.num_groups, 32,
+                                 method)
   chex.assert_shape(counts["test_clean"]["correct"], (8,))
   assert np.all(counts["test_clean"]["count"] == 90)
-  _, program = hybrids._table_program(model, tuple(model.blocks), 4, dataset.num_groups)  # pylint: disable=protected-access
+  build = hybrids._prefix_program if method == "prefix_tree" else hybrids._table_program  # pylint: disable=protected-access
+  _, program = build(model, tuple(model.blocks), 4, dataset.num_groups)
   before = program._cache_size()  # pylint: disable=protected-access
-  hybrids.hybrid_counts(model, b, a, model.blocks, hybrids.all_masks(3)[::-1], sets, 4, dataset.num_groups, 32)
+  assert before >= 1
+  hybrids.hybrid_counts(model, b, a, model.blocks, hybrids.all_masks(3)[::-1], sets, 4, dataset.num_groups, 32,
+                        method)
   assert program._cache_size() == before  # pylint: disable=protected-access
+
+
+def test_prefix_tree_table_equals_per_mask_table():
+  dataset = tiny_dataset()
+  model = SmallCNN(num_classes=4, widths=(4, 8))
+  clean = init_variables(model, jax.random.key(0), dataset.image_shape)
+  skewed = init_variables(model, jax.random.key(1), dataset.image_shape)
+  skewed["batch_stats"] = jax.tree.map(lambda x: x + 0.3, skewed["batch_stats"])
+  sets = {n: dataset.splits[n] for n in ("test_clean", "test_conflict")}
+  masks = hybrids.all_masks(3)[[5, 0, 7, 2]]  # a subset, out of order: rows follow the masks given
+  tree = hybrids.hybrid_counts(model, clean, skewed, model.blocks, masks, sets, 4, dataset.num_groups, 32)
+  per_mask = hybrids.hybrid_counts(model, clean, skewed, model.blocks, masks, sets, 4, dataset.num_groups, 32,
+                                   "per_mask")
+  for name in sets:
+    assert set(tree[name]) == set(per_mask[name])
+    for field, value in per_mask[name].items():
+      chex.assert_shape(tree[name][field], value.shape)
+      if field == "loss_sum":
+        np.testing.assert_allclose(tree[name][field], value, rtol=1e-5)
+      else:
+        np.testing.assert_array_equal(tree[name][field], value)
+
+
+def test_prefix_tree_is_used_only_for_binary_masks_up_to_the_exact_limit():
+  assert hybrids.use_prefix_tree(hybrids.all_masks(3), "prefix_tree")
+  assert not hybrids.use_prefix_tree(hybrids.all_masks(3), "per_mask")
+  assert not hybrids.use_prefix_tree(np.full((2, 3), 0.5), "prefix_tree")
+  assert not hybrids.use_prefix_tree(np.zeros((2, hybrids.MAX_EXACT_BLOCKS + 1), bool), "prefix_tree")
+  with pytest.raises(ValueError, match="method"):
+    hybrids.use_prefix_tree(hybrids.all_masks(3), "loop")
 
 
 def test_probes_find_a_planted_signal():
