@@ -61,22 +61,25 @@ def dataset_config(dataset: str, resolution: int) -> ml_collections.ConfigDict:
 
 
 def model_settings(model: str, resolution: int) -> dict:
-  """Constructor settings of `model` for square images of `resolution` pixels (docs/models.md)."""
+  """Constructor settings of `model` for square images of `resolution` pixels (docs/models.md). The size
+  settings are spelled out (at the registry's values) so that --config.model.<field> can change them."""
   small = resolution <= 64
   if model == "resnet18":
-    return {"stem": "cifar" if small else "imagenet"}      # 3x3/1 stem, no max-pool, for CIFAR-size images
+    return {"widths": (64, 128, 256, 512),
+            "stem": "cifar" if small else "imagenet"}      # 3x3/1 stem, no max-pool, for CIFAR-size images
   if model == "vgg16_bn":
     if resolution % 32:
       raise ValueError(f"vgg16_bn halves the image 5 times: res must be a multiple of 32, got {resolution}")
-    return {"pool_size": resolution // 32, "hidden": 512 if small else 4096, "dropout": 0.5}
+    return {"widths": (64, 128, 256, 512, 512), "hidden": 512 if small else 4096,
+            "pool_size": resolution // 32, "dropout": 0.5}  # the classifier sees pool_size^2 cells
   if model == "deit_s":
     patch = 4 if small else 16                              # 32x32 -> 8x8 tokens; 224x224 -> 14x14
     if resolution % patch:
       raise ValueError(f"deit_s with {patch}x{patch} patches needs res a multiple of {patch}, got {resolution}")
-    return {"patch_size": patch, "drop_path": 0.1}
+    return {"embed_dim": 384, "depth": 12, "num_heads": 6, "patch_size": patch, "drop_path": 0.1}
   if resolution % 32:
     raise ValueError(f"convnext_t downsamples by 32: res must be a multiple of 32, got {resolution}")
-  return {"drop_path": 0.1}
+  return {"depths": (3, 3, 9, 3), "dims": (96, 192, 384, 768), "drop_path": 0.1}
 
 
 def optimizer_config(model: str) -> ml_collections.ConfigDict:
