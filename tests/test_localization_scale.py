@@ -22,8 +22,9 @@ WATERBIRDS_GROUPS = {0: {(0, 0): 12, (0, 1): 4, (1, 0): 4, (1, 1): 12},
                      1: {(0, 0): 1, (0, 1): 1, (1, 0): 1, (1, 1): 1},
                      2: {(0, 0): 3, (0, 1): 3, (1, 0): 3, (1, 1): 3}}
 # Model settings small enough for a CPU step in well under a second (docs/models.md, "Small members").
-TINY_MODELS = {"resnet18": {"widths": (4, 8, 8, 8)},
-               "vgg16_bn": {"widths": (4, 4, 8, 8, 8), "hidden": 16},
+# One layer per stage where the family allows it: compilation, not arithmetic, is what a tiny run spends time on.
+TINY_MODELS = {"resnet18": {"widths": (4, 8, 8, 8), "stage_sizes": (1, 1, 1, 1)},
+               "vgg16_bn": {"widths": (4, 4, 8, 8, 8), "depths": (1, 1, 1, 1, 1), "hidden": 16},
                "deit_s": {"embed_dim": 16, "depth": 4, "num_heads": 2},
                "convnext_t": {"depths": (1, 1, 1, 1), "dims": (8, 8, 16, 16)}}
 
@@ -52,8 +53,9 @@ def tiny_config(arg: str, dataset_fields: dict) -> ml_collections.ConfigDict:
   config.num_steps = 2
   config.eval_every_steps = config.checkpoint_every_steps = config.log_every_steps = 2
   config.optimizer.warmup_steps = 0
-  config.localize.branch_steps = 1
+  config.localize.branch_steps = 0  # the launch test below runs a branch point
   config.localize.chunk_size = 8
+  config.localize.probes = False
   config.localize.interventions = ()
   config.progress_every_seconds = 1e9
   return config

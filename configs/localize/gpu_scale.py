@@ -65,12 +65,12 @@ def model_settings(model: str, resolution: int) -> dict:
   settings are spelled out (at the registry's values) so that --config.model.<field> can change them."""
   small = resolution <= 64
   if model == "resnet18":
-    return {"widths": (64, 128, 256, 512),
+    return {"stage_sizes": (2, 2, 2, 2), "widths": (64, 128, 256, 512),
             "stem": "cifar" if small else "imagenet"}      # 3x3/1 stem, no max-pool, for CIFAR-size images
   if model == "vgg16_bn":
     if resolution % 32:
       raise ValueError(f"vgg16_bn halves the image 5 times: res must be a multiple of 32, got {resolution}")
-    return {"widths": (64, 128, 256, 512, 512), "hidden": 512 if small else 4096,
+    return {"depths": (2, 2, 3, 3, 3), "widths": (64, 128, 256, 512, 512), "hidden": 512 if small else 4096,
             "pool_size": resolution // 32, "dropout": 0.5}  # the classifier sees pool_size^2 cells
   if model == "deit_s":
     patch = 4 if small else 16                              # 32x32 -> 8x8 tokens; 224x224 -> 14x14
