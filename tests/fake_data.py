@@ -38,12 +38,13 @@ WATERBIRDS_GROUPS = {0: {(0, 0): 12, (0, 1): 2, (1, 0): 1, (1, 1): 5},
                      2: {(0, 0): 3, (0, 1): 3, (1, 0): 3, (1, 1): 3}}
 
 
-def waterbirds_folder(root: str, seed: int = 0) -> str:
-  """waterbird_complete95_forest2water2/ with metadata.csv and JPEGs of varying size; returns `root`."""
+def waterbirds_folder(root: str, seed: int = 0, groups_per_split: dict | None = None) -> str:
+  """waterbird_complete95_forest2water2/ with metadata.csv and JPEGs of varying size; returns `root`.
+  groups_per_split: {split: {(y, place): count}}, default WATERBIRDS_GROUPS."""
   rng = np.random.default_rng(seed)
   folder = os.path.join(root, "waterbird_complete95_forest2water2")
   rows, img_id = [], 1
-  for split, groups in WATERBIRDS_GROUPS.items():
+  for split, groups in (groups_per_split or WATERBIRDS_GROUPS).items():
     for (y, place), count in groups.items():
       for _ in range(count):
         filename = f"{img_id:03d}.Some_bird/Some_Bird_{img_id:04d}.jpg"

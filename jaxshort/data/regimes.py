@@ -139,16 +139,21 @@ def majority_only_dataset(dataset: Dataset) -> Dataset:
                              info={**dataset.info, "regime": "majority_only", "aligned_cues": aligned.tolist()})
 
 
+def default_test_split(dataset: Dataset) -> str:
+  """The split that test sets are cut from: the out-of-distribution split, else the in-distribution one."""
+  return dataset.roles.get("out_of_distribution") or dataset.roles["in_distribution"]
+
+
 def natural_pair_datasets(dataset: Dataset, majority_fraction: float, seed: int, size: int = 0,
                           test_split: str = "") -> tuple[Dataset, Dataset]:
   """(clean, skewed) copies of `dataset` whose training splits are the natural-cue pair drawn from its training
-  split, each also holding test_clean / test_aligned / test_conflict cut from `test_split` (default: the
-  out-of-distribution split, else the in-distribution one)."""
+  split, each also holding test_clean / test_aligned / test_conflict cut from `test_split` (default:
+  `default_test_split`)."""
   train = dataset.splits[dataset.roles["train"]]
   aligned = aligned_cues(train, dataset.num_classes, dataset.num_cues)
   clean, skewed = natural_cue_pair(train, dataset.num_classes, dataset.num_cues, aligned, majority_fraction, seed,
                                    size)
-  test_split = test_split or dataset.roles.get("out_of_distribution") or dataset.roles["in_distribution"]
+  test_split = test_split or default_test_split(dataset)
   tests = natural_test_sets(dataset.splits[test_split], dataset.num_classes, dataset.num_cues, aligned, seed)
   tests = {f"test_{name}": split for name, split in tests.items()}
   info = {**dataset.info, "regime": "natural_cue_pair", "majority_fraction": majority_fraction,

@@ -22,6 +22,11 @@ CUE_COLORS = np.array([
 CUE_KINDS = ("patch", "tint")
 POSITIONS = ("top_left", "top_right", "bottom_left", "bottom_right", "center")
 LOCALIZATION_SPLITS = ("train_clean", "train_skewed", "test_clean", "test_aligned", "test_conflict")
+# The roles of a localization dataset (synthetic or natural cue) -> its split names. `train` and the two test
+# roles of the generic summaries point at the skewed training split and at T_aligned / T_conflict.
+LOCALIZATION_ROLES = {"train": "train_skewed", "clean_train": "train_clean", "skewed_train": "train_skewed",
+                      "clean_test": "test_clean", "aligned_test": "test_aligned", "conflict_test": "test_conflict",
+                      "in_distribution": "test_aligned", "out_of_distribution": "test_conflict"}
 
 
 def cue_colors(num_classes: int) -> np.ndarray:
@@ -129,8 +134,8 @@ def cue_skew_dataset(name: str, train: Split, test: Split, num_classes: int, cla
                      rho: float, seed: int, cue_kwargs: dict, info: dict | None = None) -> Dataset:
   """A localization dataset with the splits LOCALIZATION_SPLITS built from one train and one test split.
 
-  Roles: train (= train_skewed), clean_train, skewed_train, clean_test, aligned_test, conflict_test, and
-  in_distribution / out_of_distribution (= test_aligned / test_conflict) for the generic summaries.
+  Roles: LOCALIZATION_ROLES: train (= train_skewed), clean_train, skewed_train, clean_test, aligned_test,
+  conflict_test, and in_distribution / out_of_distribution (= test_aligned / test_conflict).
   """
   train_clean, train_skewed = skewed_pair(train, num_classes, rho, seed, **cue_kwargs)
   splits = {"train_clean": train_clean, "train_skewed": train_skewed,
@@ -139,8 +144,6 @@ def cue_skew_dataset(name: str, train: Split, test: Split, num_classes: int, cla
   return Dataset(
       name=name, splits=splits, num_classes=num_classes, num_cues=num_classes, class_names=class_names,
       cue_names=color_names,
-      roles={"train": "train_skewed", "clean_train": "train_clean", "skewed_train": "train_skewed",
-             "clean_test": "test_clean", "aligned_test": "test_aligned", "conflict_test": "test_conflict",
-             "in_distribution": "test_aligned", "out_of_distribution": "test_conflict"},
+      roles=dict(LOCALIZATION_ROLES),
       info={"seed": seed, "rho": rho, "cue": dict(cue_kwargs),
             "cue_colors": cue_colors(num_classes).tolist(), **(info or {})})

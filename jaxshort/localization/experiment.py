@@ -31,7 +31,8 @@ def check_dataset(dataset: data_lib.Dataset) -> None:
   missing = [r for r in REQUIRED_ROLES if r not in dataset.roles]
   if missing:
     raise UserError(f"dataset {dataset.name!r} has no {', '.join(missing)} role(s); the localize experiment needs "
-                    f"a counterfactual dataset with roles {', '.join(REQUIRED_ROLES)} (for example mnist_patch)")
+                    f"a counterfactual dataset with roles {', '.join(REQUIRED_ROLES)}: mnist_patch, or any "
+                    f"dataset with dataset.pair='synthetic' or 'natural' (see docs/localization.md)")
 
 
 def scores_of(table: dict, dataset: data_lib.Dataset) -> dict:
@@ -54,7 +55,8 @@ def table_checks(table: dict, first: dict, last: dict) -> dict:
 
 
 def mean_accuracy(split_metrics: dict[str, dict]) -> float:
-  """The unweighted mean of the accuracies on T_clean, T_aligned and T_conflict (the same examples in each)."""
+  """The unweighted mean of the accuracies on T_clean, T_aligned and T_conflict (the same examples in each for a
+  synthetic cue; for a natural cue, three subsets of the test split, so each set weighs equally)."""
   return float(np.mean([m["accuracy"] for m in split_metrics.values()]))
 
 
@@ -161,7 +163,9 @@ def localize(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "environment": environment(),
   }
   write_json(os.path.join(workdir, "results.json"), results)
-  title = f"{dataset.name} / {config.model.name} / rho {dataset.info.get('rho')}"
+  skew = (f"rho {dataset.info['rho']}" if "rho" in dataset.info
+          else f"majority {dataset.info.get('majority_fraction')}")
+  title = f"{dataset.name} / {config.model.name} / {skew}"
   figures.plot_profile(blocks, scores, noise, os.path.join(workdir, "profile.png"), title)
   figures.plot_hybrid_table(tables["pair"], os.path.join(workdir, "hybrid_table.png"), title)
   return results

@@ -17,6 +17,7 @@ import optax
 from jaxshort import data as data_lib
 from jaxshort import models
 from jaxshort.training import sharding, train
+from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.state import TrainState
 
 
@@ -55,7 +56,9 @@ def branch_point(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, m
   if variables is None:
     variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   if branch_steps <= 0:
-    return variables
+    # On the host: every run replicates its own copy, and the train step donates (deletes) the device buffers
+    # it is given, which would otherwise be theta_0's own after the first run.
+    return jax.device_get(variables)
   state = train.train_classifier(with_fields(config, num_steps=branch_steps), dataset, model,
                                  os.path.join(workdir, "branch"), variables=variables,
                                  train_split=dataset.roles["clean_train"], name="branch")
@@ -88,11 +91,15 @@ def train_pair(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, mod
   branch_steps = config.localize.branch_steps
   noise_seed = config.seed + config.localize.noise_seed_offset
   theta0 = branch_point(config, dataset, model, workdir, branch_steps, variables)
-  clean, clean_metrics = train_run(config, dataset, model, workdir, "clean", theta0, "clean_train", config.seed)
+  # One optimizer object for the three runs: the jitted train and eval steps key their cache on it, so the
+  # runs share one compilation (a new but equal optimizer would compile them again).
+  tx = make_optimizer(config.optimizer, config.num_steps)
+  clean, clean_metrics = train_run(config, dataset, model, workdir, "clean", theta0, "clean_train", config.seed,
+                                   tx)
   skewed, skewed_metrics = train_run(config, dataset, model, workdir, "skewed", theta0, "skewed_train",
-                                     config.seed)
+                                     config.seed, tx)
   noise, noise_metrics = train_run(config, dataset, model, workdir, "clean_noise", theta0, "clean_train",
-                                   noise_seed)
+                                   noise_seed, tx)
   info = {"theta0": "given variables" if variables is not None else f"init(seed={config.seed})",
           "branch_steps": branch_steps, "data_seed": config.seed, "noise_floor_data_seed": noise_seed,
           "steps": config.num_steps}
