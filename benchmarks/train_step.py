@@ -50,7 +50,8 @@ def jax_runner(model_name: str, num_devices: int, batch_size: int):
   from jaxshort.training.steps import jit_train_step  # pylint: disable=import-outside-toplevel
 
   assert jax.device_count() == num_devices, jax.devices()
-  model = models.build_model(ml_collections.ConfigDict({"name": model_name}), NUM_CLASSES)
+  model = models.build_model(ml_collections.ConfigDict({"name": model_name, **JAX_SETTINGS.get(model_name, {})}),
+                             NUM_CLASSES)
   variables = init_variables(model, jax.random.key(0), IMAGE_SHAPE)
   mesh = sharding.data_mesh()
   state = [sharding.replicate(create_train_state(model, variables, optax.adam(1e-3)), mesh)]
@@ -100,6 +101,7 @@ def torch_resnet18():
 
 
 TORCH_MODELS = {"small_cnn": torch_small_cnn, "resnet18": torch_resnet18}
+JAX_SETTINGS = {"resnet18": {"stem": "cifar"}}  # the same architecture as the PyTorch reference above
 
 
 def torch_runner(model_name: str, threads: int, batch_size: int):
