@@ -31,12 +31,19 @@ def tiny_dataset(n_train=64, n_test=90, num_classes=4, seed=0):
                                 tuple(map(str, range(num_classes))), 0.9, seed, {"size": 2})
 
 
-def test_hybrid_table_ends_are_the_two_models_exactly():
-  dataset = tiny_dataset()
+def tiny_pair(dataset):
+  """A SmallCNN and two of its initializations as (clean, skewed), the skewed one's batch statistics shifted so
+  that they differ too."""
   model = SmallCNN(num_classes=4, widths=(4, 8))
   clean = init_variables(model, jax.random.key(0), dataset.image_shape)
   skewed = init_variables(model, jax.random.key(1), dataset.image_shape)
   skewed["batch_stats"] = jax.tree.map(lambda x: x + 0.3, skewed["batch_stats"])
+  return model, clean, skewed
+
+
+def test_hybrid_table_ends_are_the_two_models_exactly():
+  dataset = tiny_dataset()
+  model, clean, skewed = tiny_pair(dataset)
   names = ["test_clean", "test_aligned", "test_conflict"]
   sets = {n: dataset.splits[n] for n in names}
   groups = [dataset.group_name(g) for g in range(dataset.num_groups)]
@@ -76,10 +83,7 @@ def test_hybrid_program_traces_once_for_many_masks(method):
 
 def test_prefix_tree_table_equals_per_mask_table():
   dataset = tiny_dataset()
-  model = SmallCNN(num_classes=4, widths=(4, 8))
-  clean = init_variables(model, jax.random.key(0), dataset.image_shape)
-  skewed = init_variables(model, jax.random.key(1), dataset.image_shape)
-  skewed["batch_stats"] = jax.tree.map(lambda x: x + 0.3, skewed["batch_stats"])
+  model, clean, skewed = tiny_pair(dataset)
   sets = {n: dataset.splits[n] for n in ("test_clean", "test_conflict")}
   masks = hybrids.all_masks(3)[[5, 0, 7, 2]]  # a subset, out of order: rows follow the masks given
   tree = hybrids.hybrid_counts(model, clean, skewed, model.blocks, masks, sets, 4, dataset.num_groups, 32)

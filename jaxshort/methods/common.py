@@ -19,7 +19,7 @@ from jaxshort import models
 from jaxshort.errors import UserError
 from jaxshort.data import Dataset
 from jaxshort.data.pipeline import eval_batches, normalize_images
-from jaxshort.training.state import TrainState, init_variables
+from jaxshort.training.state import TrainState
 from jaxshort.training.steps import make_train_step
 from jaxshort.training.train import train_classifier
 from jaxshort.training.workdir import read_json, write_json
@@ -78,7 +78,7 @@ def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, r
   if num_steps is not None and num_steps != config.num_steps:
     config = ml_collections.ConfigDict(config.to_dict())
     config.num_steps = num_steps
-  variables = init_variables(model, jax.random.key(config.seed), dataset.image_shape)
+  variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   selector = BestByValidation(run_dir, dataset.roles["validation"])
   state = train_classifier(config, dataset, model, run_dir, variables=variables, name=name,
                            step_fn=make_train_step(loss_fn), on_eval=selector if select else None)
