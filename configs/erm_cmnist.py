@@ -39,6 +39,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.grad_clip_norm = 0.0   # 0: no clipping
 
   config.batch_size = 128
+  config.compute_dtype = "float32"  # or 'bfloat16': mixed precision for GPUs/TPUs (parameters stay float32)
   config.eval_batch_size = 500
   config.num_steps = 1000
   config.log_every_steps = 25

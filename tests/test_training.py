@@ -50,6 +50,24 @@ def test_one_train_step_and_one_eval_step(name, settings):
   chex.assert_shape(counts["group_correct"], (4,))
 
 
+def test_mixed_precision_step_keeps_float32_state_and_tracks_the_float32_step():
+  """compute_dtype='bfloat16': parameters, batch statistics and optimizer state stay float32; the loss and the
+  update follow the float32 step to bfloat16 accuracy; the model really runs in bfloat16 (the losses differ)."""
+  model = models.MODELS.get("small_cnn")(num_classes=2, widths=(8, 16))
+  variables = init_variables(model, jax.random.key(0), (8, 8, 3))
+  batch, rng = tiny_batch(n=16), jax.random.key(1)
+  steps = {dtype: jax.jit(train_step, static_argnames="compute_dtype")(
+      create_train_state(model, variables, optax.sgd(0.1, momentum=0.9)), batch, rng, compute_dtype=dtype)
+           for dtype in ("float32", "bfloat16")}
+  (full, full_out), (mixed, mixed_out) = steps["float32"], steps["bfloat16"]
+  for tree in (mixed.params, mixed.batch_stats, mixed.opt_state):
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating))
+  assert float(mixed_out["loss"]) != float(full_out["loss"])
+  np.testing.assert_allclose(float(mixed_out["loss"]), float(full_out["loss"]), rtol=2e-2)
+  chex.assert_trees_all_close(mixed.params, full.params, atol=2e-3)
+  chex.assert_trees_all_close(mixed.batch_stats, full.batch_stats, atol=2e-2, rtol=2e-2)
+
+
 def numpy_reference(logits, labels, groups, num_groups):
   pred = logits.argmax(1)
   correct = pred == labels

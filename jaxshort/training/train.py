@@ -4,6 +4,7 @@ Reads top to bottom: `evaluate` one split, `train_classifier` (init or resume, l
 `train_and_evaluate` (the whole experiment: data, model, training, results.json, figure).
 """
 
+import functools
 import os
 import sys
 import time
@@ -24,7 +25,7 @@ from jaxshort.training.metrics import summarize
 from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.progress import Progress
 from jaxshort.training.state import TrainState, create_train_state, num_params
-from jaxshort.training.steps import jit_eval_step, jit_train_step
+from jaxshort.training.steps import COMPUTE_DTYPES, jit_eval_step, jit_train_step
 from jaxshort.training.workdir import MetricsLog, write_json
 
 
@@ -52,6 +53,14 @@ def check_finite(step: int, metrics: dict) -> None:
                          f"good checkpoint is kept; lower optimizer.learning_rate or set optimizer.grad_clip_norm")
 
 
+def compute_dtype(config: ml_collections.ConfigDict) -> str:
+  """`config.compute_dtype` ('float32', the default, or 'bfloat16': mixed precision, see steps.py), checked."""
+  dtype = config.get("compute_dtype", "float32")
+  if dtype not in COMPUTE_DTYPES:
+    raise UserError(f"compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}")
+  return dtype
+
+
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,
                      variables: dict | None = None, train_split: str | None = None,
                      data_seed: int | None = None, name: str = "train",
@@ -72,6 +81,8 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   steps_per_epoch(len(split["label"]), config.batch_size)
   if config.num_steps < 1:
     raise UserError(f"num_steps must be >= 1, got {config.num_steps}")
+  if step_fn is None:
+    step_fn = functools.partial(jit_train_step, compute_dtype=compute_dtype(config))
 
   if variables is None:
     variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
@@ -95,7 +106,7 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   batches = train_batches(split, config.batch_size, config.seed if data_seed is None else data_seed, start)
   unchecked = None  # the previous step's metrics: checked while the current step runs, so the loop never stalls
   for step in range(start + 1, config.num_steps + 1):
-    state, metrics = (step_fn or jit_train_step)(state, sharding.shard_batch(next(batches), mesh), rng)
+    state, metrics = step_fn(state, sharding.shard_batch(next(batches), mesh), rng)
     if unchecked is not None:
       check_finite(*unchecked)
     unchecked = (step, metrics)
