@@ -8,6 +8,9 @@ holds a run of another config).
                                                                     # jobs 1, 5, 9, ... (one of 4 batch tasks)
     python -m jaxshort.sweep collect --workdir runs/sweep   # every finished job's summary: sweep.md, sweep.json
 
+`--config.a.b=value` overrides a field of the config for every job, as in launch.py (values are Python literals,
+or plain strings).
+
 The grid: `config.sweep = {'seed': (0, 1, 2), 'model': {'name': ('mlp', 'small_cnn')}}` (nested like the config,
 since config field names cannot hold dots); every leaf is a tuple of values and the jobs are the product, in the
 order of the sorted dotted field names. A job's config is the config without `sweep` and with its values set; its
@@ -15,6 +18,7 @@ folder is named by them (`model.name=mlp,seed=0`). A job whose results.json exis
 """
 
 import argparse
+import ast
 import importlib.util
 import itertools
 import os
@@ -47,10 +51,10 @@ def set_field(config: ml_collections.ConfigDict, dotted: str, value: Any) -> Non
   node = config
   for parent in parents:
     if parent not in node or not isinstance(node[parent], ml_collections.ConfigDict):
-      raise UserError(f"sweep field {dotted!r}: the config has no field {parent!r}")
+      raise UserError(f"field {dotted!r}: the config has no field {parent!r}")
     node = node[parent]
   if name not in node:
-    raise UserError(f"sweep field {dotted!r}: the config has no field {name!r}")
+    raise UserError(f"field {dotted!r}: the config has no field {name!r}")
   node[name] = value
 
 
@@ -171,6 +175,20 @@ def load_config(path: str) -> ml_collections.ConfigDict:
   return module.get_config(arg) if arg else module.get_config()
 
 
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
+  """Sets every '--config.a.b=value' of `overrides` on `config` (value a Python literal, else a string)."""
+  for override in overrides:
+    dotted, _, text = override[len("--config."):].partition("=")
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+    try:
+      set_field(config, dotted, value)
+    except TypeError as error:
+      raise UserError(f"{override}: {error}") from None
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog="python -m jaxshort.sweep", description=__doc__.splitlines()[0])
   parser.add_argument("command", nargs="?", choices=("run", "collect"), default="run")
@@ -179,7 +197,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   parser.add_argument("--job-index", type=int, help="run this grid point (with --num-jobs: every num-jobs-th)")
   parser.add_argument("--num-jobs", type=int, help="how many batch tasks share the grid")
   parser.add_argument("--all", action="store_true", help="run every grid point in this process")
-  args = parser.parse_args(argv)
+  args, unknown = parser.parse_known_args(argv)
+  args.overrides = [a for a in unknown if a.startswith("--config.") and "=" in a]
+  if len(args.overrides) < len(unknown):
+    parser.error(f"unrecognized arguments: {' '.join(a for a in unknown if a not in args.overrides)}")
   if args.command == "run":
     if not args.config:
       parser.error("--config is required")
@@ -200,6 +221,7 @@ def main(argv: list[str]) -> None:
         print(f"not finished: {', '.join(table['missing'])}")
       return
     config = load_config(args.config)
+    apply_overrides(config, args.overrides)
     from jaxshort.training import sharding  # pylint: disable=import-outside-toplevel
     sharding.setup_devices(config.get("num_cpu_devices", 0), config.get("distributed", "auto"))
     indices = job_indices(len(grid_jobs(config)), args.job_index, args.num_jobs)

@@ -48,6 +48,19 @@ def test_compare_runs_every_method(tmp_path):
   assert os.path.exists(tmp_path / "table.png")
 
 
+def test_a_variant_overriding_a_dataset_field_gets_its_own_data(tmp_path):
+  config = _tiny(compare_cmnist.get_config())
+  config.compare.seeds = (0,)
+  config.compare.variants = ("erm:erm", "colour uninformative:erm:dataset.train_color_flip=0.5")
+  experiments.run(config, str(tmp_path))
+  def minority_share(variant):
+    groups = json.loads((tmp_path / "seed0" / variant / "results.json").read_text())["metrics"]["train"]["groups"]
+    counts = {name: group["count"] for name, group in groups.items()}
+    return sum(c for name, c in counts.items() if name in ("digit<5|green", "digit>=5|red")) / sum(counts.values())
+  assert minority_share("erm") < 0.15        # colour flipped with p = 0.1
+  assert 0.4 < minority_share("colour uninformative") < 0.6
+
+
 def test_variants_parse_and_reject_typos():
   assert parse_variant("a=3:sitar:sitar.alpha=3.0,sitar.method='noise'") == (
       "a=3", "sitar", {"sitar.alpha": 3.0, "sitar.method": "noise"})

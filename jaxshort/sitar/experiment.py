@@ -6,7 +6,9 @@ traversal.png. `compare` runs every variant of `config.compare.variants` for eve
 into `<workdir>/seed<s>/<variant>/` and writes table.md, table.json and table.png: mean +- std over seeds of the
 in-distribution accuracy, the OOD accuracy and the OOD worst-group accuracy. A variant is a string
 'name:method[:field=value,field=value]', e.g. 'erm:erm' or 'beta=0.5:sitar:sitar.beta=0.5', so the method
-comparison and the ablations are the same experiment with different variant lists.
+comparison and the ablations are the same experiment with different variant lists. A variant may override
+`dataset.` fields too (e.g. 'colour uninformative:erm:dataset.train_color_flip=0.5'); it then trains and is
+evaluated on its own copy of the data.
 """
 
 import ast
@@ -177,12 +179,18 @@ def compare_experiment(config: ml_collections.ConfigDict, workdir: str) -> dict:
   rows = {name: [] for name, _, _ in variants}
   runs, t0 = [], time.perf_counter()
   for seed in config.compare.seeds:
-    dataset = data_lib.build_dataset(config.dataset, seed)
+    datasets = {}  # a variant that overrides a `dataset.` field gets its own data
     seed_dir = os.path.join(workdir, f"seed{seed}")
     for name, method, overrides in variants:
       run_config = variant_config(config, method, overrides, seed)
+      key = repr(sorted(run_config.dataset.to_dict().items()))
+      if key not in datasets:
+        datasets[key] = data_lib.build_dataset(run_config.dataset, seed)
+      dataset = datasets[key]
       run_dir = os.path.join(seed_dir, name)
-      results, _ = run_method(run_config, dataset, run_dir, os.path.join(seed_dir, "erm"))
+      # ERM (and DFR's ERM) share the seed's plain ERM run; a variant with overrides trains its own.
+      erm_dir = os.path.join(run_dir, "erm") if overrides else os.path.join(seed_dir, "erm")
+      results, _ = run_method(run_config, dataset, run_dir, erm_dir)
       os.makedirs(run_dir, exist_ok=True)
       write_json(os.path.join(run_dir, "results.json"), results)
       rows[name].append(results["summary"])
