@@ -38,6 +38,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.sitar.lambda_cons = 10.0  # weight of ||f(zbar) - f(z)||^2
   config.sitar.method = "noise"    # 'noise' | 'penalty_exact' | 'penalty_sample'
   config.sitar.isotropic = False   # ablation: v = 1 for every dimension
+  config.sitar.reconstruction_weight = 1.0  # x the summed squared error (the paper: 1); see sitar/loss.py
 
   config.jtt = ml_collections.ConfigDict()
   config.jtt.first_steps = 200     # length of the identification ERM run

@@ -15,7 +15,8 @@ from jaxshort.sitar.loss import encode_sample_decode
 def sitar_hparams(config: ml_collections.ConfigDict) -> SitarHParams:
   """SitarHParams from the config's `sitar` field."""
   return SitarHParams(alpha=config.sitar.alpha, beta=config.sitar.beta, lambda_cons=config.sitar.lambda_cons,
-                      method=config.sitar.method, isotropic=config.sitar.get("isotropic", False))
+                      method=config.sitar.method, isotropic=config.sitar.get("isotropic", False),
+                      reconstruction_weight=config.sitar.get("reconstruction_weight", 1.0))
 
 
 def sitar(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
@@ -34,12 +35,13 @@ def chroma_vae(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str
   shortcut there) + CE of a classifier on z2 (the rest), with gradients of the z2 classifier stopped at z2 so
   that it reads the latent without shaping it (the paper trains it after the VAE; here both run jointly)."""
   del erm_dir
-  beta = config.sitar.beta
+  beta, reconstruction_weight = config.sitar.beta, config.sitar.get("reconstruction_weight", 1.0)
   model = build_backbone(config, dataset, "chroma_vae").clone(shortcut_dims=config.chroma.shortcut_dims)
 
   def loss_fn(params, apply_fn, batch, rng):
     labels = batch["label"]
-    _, z, l_vae, metrics = encode_sample_decode(apply_fn, params, batch["image"], rng, beta)
+    _, z, l_vae, metrics = encode_sample_decode(apply_fn, params, batch["image"], rng, beta,
+                                                   reconstruction_weight)
     z = jnp.concatenate([z[:, :model.shortcut_dims], jax.lax.stop_gradient(z[:, model.shortcut_dims:])], -1)
     shortcut_logits = apply_fn({"params": params}, z, method="classify_shortcut")
     logits = apply_fn({"params": params}, z, method="classify")

@@ -30,31 +30,40 @@ class SitarHParams:
   lambda_cons: float = 10.0
   method: str = "noise"
   isotropic: bool = False
+  reconstruction_weight: float = 1.0
 
   def __post_init__(self):
     if self.method not in METHODS:
       raise UserError(f"sitar.method must be one of {', '.join(METHODS)}, got {self.method!r}")
-    for name in ("alpha", "beta", "lambda_cons"):
+    for name in ("alpha", "beta", "lambda_cons", "reconstruction_weight"):
       if getattr(self, name) < 0:
         raise UserError(f"sitar.{name} must be >= 0, got {getattr(self, name)}")
 
 
-def vae_loss(images: jnp.ndarray, recon: jnp.ndarray, mu: jnp.ndarray, logvar: jnp.ndarray, beta: float):
-  """beta-VAE loss: squared error summed over pixels and KL(q(z|x) || N(0, I)) summed over dims, both averaged
-  over the batch. images, recon [B, H, W, C]; mu, logvar [B, d] -> (loss, reconstruction, kl), scalars."""
+def vae_loss(images: jnp.ndarray, recon: jnp.ndarray, mu: jnp.ndarray, logvar: jnp.ndarray, beta: float,
+             reconstruction_weight: float = 1.0):
+  """beta-VAE loss: reconstruction_weight x squared error summed over pixels, plus beta x KL(q(z|x) || N(0, I))
+  summed over dims, both averaged over the batch. images, recon [B, H, W, C]; mu, logvar [B, d] ->
+  (loss, reconstruction, kl), scalars; `reconstruction` is the unweighted squared error.
+
+  The paper's loss is reconstruction_weight = 1. A weight w is a Gaussian likelihood of variance 1 / (2w) on the
+  pixel scale (here [-1, 1]), so it stands for the pixel scale the paper leaves open: w = 4 on [-1, 1] images is
+  the weight-1 loss on [-2, 2] images.
+  """
   reconstruction = jnp.mean(jnp.sum((recon - images)**2, axis=(1, 2, 3)))
   kl = jnp.mean(0.5 * jnp.sum(mu**2 + jnp.exp(logvar) - 1.0 - logvar, axis=-1))
-  return reconstruction + beta * kl, reconstruction, kl
+  return reconstruction_weight * reconstruction + beta * kl, reconstruction, kl
 
 
-def encode_sample_decode(apply_fn, params, images: jnp.ndarray, rng: jax.Array, beta: float):
+def encode_sample_decode(apply_fn, params, images: jnp.ndarray, rng: jax.Array, beta: float,
+                         reconstruction_weight: float = 1.0):
   """The VAE half shared by SITAR and Chroma-VAE: images [B, H, W, C] (float) ->
   (mu [B, d], z [B, d], L_VAE, metrics)."""
   variables = {"params": params}
   mu, logvar = apply_fn(variables, images, method="encode")
   z = sample_latent(mu, logvar, rng)
   recon = apply_fn(variables, z, method="decode")
-  loss, reconstruction, kl = vae_loss(images, recon, mu, logvar, beta)
+  loss, reconstruction, kl = vae_loss(images, recon, mu, logvar, beta, reconstruction_weight)
   return mu, z, loss, {"vae_loss": loss, "reconstruction": reconstruction, "kl": kl}
 
 
@@ -66,7 +75,8 @@ def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: 
   scores `score_j` of every latent dimension j.
   """
   vae_rng, noise_rng = jax.random.split(rng)
-  mu, z, l_vae, metrics = encode_sample_decode(apply_fn, params, images, vae_rng, hp.beta)
+  mu, z, l_vae, metrics = encode_sample_decode(apply_fn, params, images, vae_rng, hp.beta,
+                                               hp.reconstruction_weight)
   v = jnp.ones(mu.shape[-1]) if hp.isotropic else shortcut_scores(mu, labels, num_classes)
   scale = hp.alpha * v
   classify = lambda codes: apply_fn({"params": params}, codes, method="classify")
