@@ -40,7 +40,11 @@ def test_compare_runs_every_method(tmp_path):
   config = _tiny(compare_cmnist.get_config())
   config.compare.seeds = (0,)
   results = experiments.run(config, str(tmp_path))
-  assert set(results["table"]) == set(compare_cmnist.METHODS) == set(METHODS.names())
+  assert set(compare_cmnist.METHODS) == set(METHODS.names())
+  extra = {variant.split(":")[0] for variant in compare_cmnist.EXTRA_VARIANTS}
+  assert set(results["table"]) == set(compare_cmnist.METHODS) | extra
+  for name, row in results["table"].items():  # the numbers at the best-validation evaluation, beside the last
+    assert ("out_of_distribution_accuracy_at_best_validation" in row) == (name != "dfr"), name
   table = (tmp_path / "table.md").read_text()
   assert "group_dro | group_dro | yes" in table and "sitar | sitar | no" in table
   saved = json.loads((tmp_path / "table.json").read_text())

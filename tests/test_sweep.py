@@ -67,6 +67,17 @@ def test_bad_grids_and_job_indices_are_user_errors(swept_config):
     sweep.job_indices(5, 2, 2)
 
 
+def test_config_overrides_apply_to_every_job_and_typos_are_user_errors(swept_config):
+  sweep.apply_overrides(swept_config, ["--config.num_steps=7", "--config.model.widths=(2,)",
+                                       "--config.optimizer.name=sgd"])
+  jobs = sweep.grid_jobs(swept_config)
+  assert {job.num_steps for _, _, job in jobs} == {7} and {job.optimizer.name for _, _, job in jobs} == {"sgd"}
+  with pytest.raises(UserError, match="no field 'num_step'"):
+    sweep.apply_overrides(swept_config, ["--config.num_step=7"])
+  with pytest.raises(UserError, match="num_steps"):
+    sweep.apply_overrides(swept_config, ["--config.num_steps='many'"])
+
+
 def test_run_skips_finished_jobs_and_collect_gathers_summaries(tmp_path, swept_config):
   swept_config.sweep = {"seed": (0, 1, 2), "model": {"widths": ((4,),)}}
   workdir = str(tmp_path / "sweep")

@@ -14,13 +14,13 @@ from configs.sitar import compare_cmnist
 
 def get_config() -> ml_collections.ConfigDict:
   config = compare_cmnist.get_config()
-  config.compare.seeds = (0,)
+  config.compare.seeds = (0, 1, 2)
   config.compare.variants = (
       "sitar:sitar",
       "beta=0.5:sitar:sitar.beta=0.5",
       "beta=8:sitar:sitar.beta=8.0",
-      "alpha=3:sitar:sitar.alpha=3.0",
-      "alpha=10:sitar:sitar.alpha=10.0",
+      "alpha=2:sitar:sitar.alpha=2.0",
+      "alpha=5:sitar:sitar.alpha=5.0",
       "lambda_cons=0:sitar:sitar.lambda_cons=0.0",
       "isotropic v=1:sitar:sitar.isotropic=True",
       "penalty_exact:sitar:sitar.method='penalty_exact'",

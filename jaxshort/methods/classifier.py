@@ -109,4 +109,5 @@ def dfr(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
   params = jax.device_get(state.params)
   params = {**params, "classifier": {**params["classifier"], "out": jax.device_get(head)}}
   placed = jax.device_put(params, jax.tree.map(lambda x: x.sharding, state.params))
+  info.pop("best_validation", None)  # the ERM run's, not the refit model's
   return state.replace(params=placed), {**info, "last_layer_examples": int(len(val["label"]))}

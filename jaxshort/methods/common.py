@@ -45,7 +45,9 @@ class BestByValidation:
   def __call__(self, step: int, state: TrainState, results: dict) -> None:
     score = results[self.split]["balanced_accuracy"]
     if self.info is None or score > self.info["validation_balanced_accuracy"]:
-      self.info = {"step": int(step), "validation_balanced_accuracy": float(score)}
+      keep = ("accuracy", "balanced_accuracy", "worst_group_accuracy")
+      self.info = {"step": int(step), "validation_balanced_accuracy": float(score),
+                   "metrics": {name: {k: float(m[k]) for k in keep if k in m} for name, m in results.items()}}
       with open(self.params_path, "wb") as f:
         f.write(serialization.to_bytes(jax.device_get(state.params)))
       write_json(self.info_path, self.info)
@@ -66,9 +68,10 @@ def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, r
         num_steps: int | None = None, select: bool | None = None, name: str = "train") -> tuple[TrainState, dict]:
   """Trains `model` on `loss_fn` (see steps.make_train_step) for `num_steps` (default `config.num_steps`).
 
-  Returns the selected state and {'selected_step', 'validation_balanced_accuracy'}: the evaluation with the best
-  validation balanced accuracy, or the last state if `select` is False. `select` defaults to
-  `config.selection` ('best_validation', the default, or 'last').
+  Returns the selected state and {'selected_step', ...}: the evaluation with the best validation balanced
+  accuracy, or the last state if `select` is False. `select` defaults to `config.selection` ('best_validation',
+  the default, or 'last'). The best-validation evaluation is tracked either way: `best_validation` in the
+  returned dict holds its step, score and every split's metrics at that step, so one run reports both rules.
   """
   if select is None:
     rule = config.get("selection", "best_validation")
@@ -81,10 +84,11 @@ def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, r
   variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   selector = BestByValidation(run_dir, dataset.roles["validation"])
   state = train_classifier(config, dataset, model, run_dir, variables=variables, name=name,
-                           step_fn=make_train_step(loss_fn), on_eval=selector if select else None)
+                           step_fn=make_train_step(loss_fn), on_eval=selector)
+  best = dict(selector.info or {})
   if not select:
-    return state, {"selected_step": int(jax.device_get(state.step))}
-  return selector.best_state(state), dict(selector.info or {})
+    return state, {"selected_step": int(jax.device_get(state.step)), "best_validation": best}
+  return selector.best_state(state), {"selected_step": best.get("step"), "best_validation": best}
 
 
 def predict(state: TrainState, split: dict, batch_size: int, method=None) -> np.ndarray:

@@ -34,6 +34,8 @@ from jaxshort.training.workdir import MetricsLog, write_json
 VAE_METHODS = ("sitar", "chroma_vae")
 SUMMARY_KEYS = ("in_distribution_accuracy", "out_of_distribution_accuracy",
                 "out_of_distribution_worst_group_accuracy")
+# The same numbers at the evaluation best-validation selection would keep, reported beside a 'last' run's.
+AT_BEST_KEYS = tuple(f"{key}_at_best_validation" for key in SUMMARY_KEYS)
 
 # Colored MNIST numbers of the SITAR paper (ID / OOD accuracy, %), for the comparison table.
 PAPER_COLORED_MNIST = {"erm": (89.7, 10.3), "jtt": (63.2, 63.8), "chroma_vae": (72.5, 72.4), "sitar": (71.8, 72.5)}
@@ -83,11 +85,16 @@ def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run
   t0 = time.perf_counter()
   state, info = METHODS.get(config.method)(config, dataset, run_dir, erm_dir)
   split_metrics = evaluate_splits(state, dataset, sharding.data_mesh(), config.eval_batch_size, dataset.splits)
+  summary = result_summary(dataset, split_metrics)
+  best = info.get("best_validation", {})
+  if best.get("metrics"):  # every method but DFR, whose refit comes after training
+    at_best = result_summary(dataset, best["metrics"])
+    summary.update({f"{key}_at_best_validation": at_best[key] for key in SUMMARY_KEYS})
   results = {
       "method": config.method,
       "uses_group_labels": config.method in USES_GROUP_LABELS,
       "seed": config.seed,
-      "summary": result_summary(dataset, split_metrics),
+      "summary": summary,
       "selection": {"rule": config.get("selection", "best_validation"), **info},
       "metrics": split_metrics,
       "wall_time_s": time.perf_counter() - t0,
@@ -152,21 +159,30 @@ def aggregate(rows: dict[str, list[dict]]) -> dict[str, dict]:
   table = {}
   for name, summaries in rows.items():
     table[name] = {}
-    for key in SUMMARY_KEYS:
+    for key in SUMMARY_KEYS + AT_BEST_KEYS:
       values = [s[key] for s in summaries if s.get(key) is not None]
-      table[name][key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}
+      if values:
+        table[name][key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}
   return table
 
 
-def markdown_table(table: dict[str, dict], methods: dict[str, str], paper: dict | None) -> str:
-  """The comparison as a markdown table, in percent, mean +- std over seeds."""
-  cell = lambda m: f"{100 * m['mean']:.1f} ± {100 * m['std']:.1f}"
-  header = "| variant | method | group labels | ID acc | OOD acc | OOD worst-group |" + (" paper ID / OOD |" if paper else "")
+def markdown_table(table: dict[str, dict], methods: dict[str, str], paper: dict | None,
+                   at_best: bool = False) -> str:
+  """The comparison as a markdown table, in percent, mean +- std over seeds; with `at_best`, also the numbers
+  at the best-validation evaluation of the same runs ('-' where a method has none)."""
+  cell = lambda m: f"{100 * m['mean']:.1f} ± {100 * m['std']:.1f}" if m else "-"
+  keys = SUMMARY_KEYS + (AT_BEST_KEYS if at_best else ())
+  header = ("| variant | method | group labels | ID acc | OOD acc | OOD worst-group |"
+            + (" ID / OOD / OOD worst-group at best validation |" if at_best else "")
+            + (" paper ID / OOD |" if paper else ""))
   lines = [header, "|" + "---|" * (header.count("|") - 1)]
   for name, metrics in table.items():
     method = methods[name]
+    cells = [cell(metrics.get(k)) for k in keys]
+    if at_best:
+      cells = cells[:3] + [" / ".join(cells[3:])]
     row = (f"| {name} | {method} | {'yes' if method in USES_GROUP_LABELS else 'no'} | "
-           + " | ".join(cell(metrics[k]) for k in SUMMARY_KEYS) + " |")
+           + " | ".join(cells) + " |")
     if paper:
       row += f" {'{} / {}'.format(*paper[name]) if name in paper else '-'} |"
     lines.append(row)
@@ -200,7 +216,7 @@ def compare_experiment(config: ml_collections.ConfigDict, workdir: str) -> dict:
   methods = {name: method for name, method, _ in variants}
   paper = PAPER_COLORED_MNIST if config.dataset.name == "colored_mnist" and config.compare.get(
       "paper_column", True) else None
-  markdown = markdown_table(table, methods, paper)
+  markdown = markdown_table(table, methods, paper, at_best=config.get("selection", "best_validation") == "last")
   with open(os.path.join(workdir, "table.md"), "w") as f:
     f.write(markdown)
   oracle = data_lib.build_dataset(config.dataset, config.compare.seeds[0]).info.get("oracle_ood_accuracy")
@@ -208,8 +224,7 @@ def compare_experiment(config: ml_collections.ConfigDict, workdir: str) -> dict:
   results = {"experiment": "compare", "seeds": list(config.compare.seeds), "variants": list(config.compare.variants),
              "table": table, "runs": runs, "wall_time_s": time.perf_counter() - t0,
              "summary": {f"{name}/{metric}": table[name][metric]["mean"] for name in table
-                         for metric in ("in_distribution_accuracy", "out_of_distribution_accuracy",
-                                        "out_of_distribution_worst_group_accuracy")},
+                         for metric in SUMMARY_KEYS if metric in table[name]},
              "environment": environment()}
   write_json(os.path.join(workdir, "table.json"), results)
   write_json(os.path.join(workdir, "results.json"), results)
