@@ -40,6 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.batch_size = 128
   config.compute_dtype = "float32"  # or 'bfloat16': mixed precision for GPUs/TPUs (parameters stay float32)
+  config.augment = "none"          # or 'crop_flip': random padded crop + horizontal flip (not for digits)
   config.eval_batch_size = 500
   config.num_steps = 1000
   config.log_every_steps = 25

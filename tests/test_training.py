@@ -11,6 +11,7 @@ import optax
 import pytest
 
 from jaxshort import data, models
+from jaxshort.errors import UserError
 from jaxshort.training import metrics, sharding
 from jaxshort.training.checkpoint import Checkpointer
 from jaxshort.training.state import create_train_state, init_variables
@@ -66,6 +67,23 @@ def test_mixed_precision_step_keeps_float32_state_and_tracks_the_float32_step():
   np.testing.assert_allclose(float(mixed_out["loss"]), float(full_out["loss"]), rtol=2e-2)
   chex.assert_trees_all_close(mixed.params, full.params, atol=2e-3)
   chex.assert_trees_all_close(mixed.batch_stats, full.batch_stats, atol=2e-2, rtol=2e-2)
+
+
+def test_augmentation_is_applied_in_the_step_and_repeats_for_the_same_seed_and_step(tiny_config, tmp_path):
+  model = models.MODELS.get("small_cnn")(num_classes=2, widths=(4,))
+  variables = init_variables(model, jax.random.key(0), (8, 8, 3))
+  batch, rng = tiny_batch(n=16), jax.random.key(1)
+  step = jax.jit(train_step, static_argnames=("compute_dtype", "augment"))
+  fresh = lambda: create_train_state(model, variables, optax.sgd(0.1))
+  plain, _ = step(fresh(), batch, rng)
+  augmented, _ = step(fresh(), batch, rng, augment="crop_flip")
+  again, _ = step(fresh(), batch, rng, augment="crop_flip")
+  chex.assert_trees_all_equal(augmented.params, again.params)
+  assert not np.allclose(np.asarray(augmented.params["conv1"]["Conv_0"]["kernel"]),
+                         np.asarray(plain.params["conv1"]["Conv_0"]["kernel"]))
+  tiny_config.augment = "mixup"
+  with pytest.raises(UserError, match="augment must be one of none, crop_flip"):
+    train_and_evaluate(tiny_config, str(tmp_path))
 
 
 def numpy_reference(logits, labels, groups, num_groups):

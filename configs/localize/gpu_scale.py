@@ -103,6 +103,7 @@ def get_config(arg: str = "cifar10,resnet18") -> ml_collections.ConfigDict:
   config.optimizer = optimizer_config(model)
   config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, num_steps // 10)
   config.batch_size = batch_size
+  config.augment = "crop_flip"         # random padded crop + flip, keyed by (seed, step): the same for both runs
   config.eval_batch_size = 500
   config.num_steps = num_steps         # per run: clean, skewed, noise floor, each intervention
   config.eval_every_steps = num_steps // 10

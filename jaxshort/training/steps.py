@@ -3,7 +3,9 @@
 Randomness in a step is `fold_in(rng, state.step)`, so it depends on (seed, step) alone and a resumed run
 repeats it exactly. Mixed precision (`compute_dtype='bfloat16'`, for GPUs and TPUs): the forward and backward
 passes run on a bfloat16 copy of the parameters and images, while the parameters, the optimizer state, the batch
-statistics, the logits' loss and the gradients stay float32. Per-example weights (`batch['weight']`, float [B]) are honoured where present, for
+statistics, the logits' loss and the gradients stay float32. Augmentation (`augment='crop_flip'`: the standard
+CIFAR random 4-pixel-padded crop and horizontal flip, data/augment.py) runs inside the step on the uint8 batch,
+keyed by (seed, step), so a resumed run and both runs of a localization pair see the same crops and flips. Per-example weights (`batch['weight']`, float [B]) are honoured where present, for
 reweighting methods; otherwise every example weighs 1.
 """
 
@@ -13,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxshort.data.augment import crop_and_flip
 from jaxshort.data.pipeline import normalize_images
 from jaxshort.training.metrics import count_correct
 from jaxshort.training.state import TrainState
@@ -28,6 +31,12 @@ def classification_loss(logits: jnp.ndarray, batch: dict) -> jnp.ndarray:
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
+AUGMENTATIONS = ("none", "crop_flip")
+
+
+def augment_images(images: jnp.ndarray, rng: jax.Array, augment: str) -> jnp.ndarray:
+  """uint8 images [B, H, W, C] augmented as `augment` names ('none' returns them unchanged)."""
+  return crop_and_flip(images, rng) if augment == "crop_flip" else images
 
 
 def cast_floating(tree, dtype):
@@ -35,12 +44,14 @@ def cast_floating(tree, dtype):
   return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
 
 
-def train_step(state: TrainState, batch: dict, rng: jax.Array,
-               compute_dtype: str = "float32") -> tuple[TrainState, dict]:
+def train_step(state: TrainState, batch: dict, rng: jax.Array, compute_dtype: str = "float32",
+               augment: str = "none") -> tuple[TrainState, dict]:
   """One optimizer step on `batch` (uint8 images, int labels); returns the new state and scalar metrics.
-  `compute_dtype` 'bfloat16' runs the model in mixed precision (module docstring)."""
+  `compute_dtype` 'bfloat16' runs the model in mixed precision; `augment` (AUGMENTATIONS) augments the batch
+  first (module docstring)."""
   rng = jax.random.fold_in(rng, state.step)
-  images = normalize_images(batch["image"]).astype(compute_dtype)
+  augment_rng, rng = jax.random.split(rng)
+  images = normalize_images(augment_images(batch["image"], augment_rng, augment)).astype(compute_dtype)
 
   def loss_fn(params):
     variables = state.variables(cast_floating(params, compute_dtype))
@@ -66,7 +77,7 @@ def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int)
   return count_correct(logits, batch, num_classes, num_groups)
 
 
-jit_train_step = jax.jit(train_step, donate_argnums=(0,), static_argnames=("compute_dtype",))
+jit_train_step = jax.jit(train_step, donate_argnums=(0,), static_argnames=("compute_dtype", "augment"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -25,7 +25,7 @@ from jaxshort.training.metrics import summarize
 from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.progress import Progress
 from jaxshort.training.state import TrainState, create_train_state, num_params
-from jaxshort.training.steps import COMPUTE_DTYPES, jit_eval_step, jit_train_step
+from jaxshort.training.steps import AUGMENTATIONS, COMPUTE_DTYPES, jit_eval_step, jit_train_step
 from jaxshort.training.workdir import MetricsLog, write_json
 
 
@@ -61,6 +61,14 @@ def compute_dtype(config: ml_collections.ConfigDict) -> str:
   return dtype
 
 
+def augmentation(config: ml_collections.ConfigDict) -> str:
+  """`config.augment` ('none', the default, or 'crop_flip': see steps.py), checked."""
+  augment = config.get("augment", "none")
+  if augment not in AUGMENTATIONS:
+    raise UserError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
+  return augment
+
+
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,
                      variables: dict | None = None, train_split: str | None = None,
                      data_seed: int | None = None, name: str = "train",
@@ -82,7 +90,7 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   if config.num_steps < 1:
     raise UserError(f"num_steps must be >= 1, got {config.num_steps}")
   if step_fn is None:
-    step_fn = functools.partial(jit_train_step, compute_dtype=compute_dtype(config))
+    step_fn = functools.partial(jit_train_step, compute_dtype=compute_dtype(config), augment=augmentation(config))
 
   if variables is None:
     variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
