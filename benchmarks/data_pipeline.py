@@ -24,8 +24,9 @@ from jaxshort.data import augment, build_dataset  # pylint: disable=wrong-import
 from jaxshort.data.arrays import make_split  # pylint: disable=wrong-import-position
 from jaxshort.data.pipeline import train_batches  # pylint: disable=wrong-import-position
 from jaxshort.models.simple import SmallCNN  # pylint: disable=wrong-import-position
-from jaxshort.training.state import create_train_state, init_variables  # pylint: disable=wrong-import-position
-from jaxshort.training.steps import jit_train_step  # pylint: disable=wrong-import-position
+from jaxshort.training.state import create_train_state  # pylint: disable=wrong-import-position
+from jaxshort.models import init_variables  # pylint: disable=wrong-import-position
+from jaxshort.training.steps import make_train_step  # pylint: disable=wrong-import-position
 
 
 def colored_mnist_split():
@@ -74,7 +75,7 @@ def train_step_rate(split, num_classes: int, batch_size: int, steps: int, repeat
   rng = jax.random.key(1)
 
   def run(step):  # pylint: disable=unused-argument
-    state[0], metrics = jit_train_step(state[0], batch, rng)
+    state[0], metrics = make_train_step()(state[0], batch, rng)
     jax.block_until_ready(metrics)
   return median_rate(run, steps, repeats, batch_size)
 

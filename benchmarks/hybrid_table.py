@@ -32,7 +32,7 @@ from jaxshort.localization import hybrids  # pylint: disable=wrong-import-positi
 from jaxshort.localization.splice import all_masks, splice  # pylint: disable=wrong-import-position
 from jaxshort.models.simple import SmallCNN  # pylint: disable=wrong-import-position
 from jaxshort.training.metrics import count_correct  # pylint: disable=wrong-import-position
-from jaxshort.training.state import init_variables  # pylint: disable=wrong-import-position
+from jaxshort.models import init_variables  # pylint: disable=wrong-import-position
 
 NUM_CLASSES, NUM_GROUPS = 10, 1
 

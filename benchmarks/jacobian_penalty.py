@@ -34,8 +34,9 @@ from jaxshort.sitar import SitarHParams, sitar_loss  # pylint: disable=wrong-imp
 from jaxshort.sitar.loss import encode_sample_decode  # pylint: disable=wrong-import-position
 from jaxshort.sitar.penalty import excess_terms  # pylint: disable=wrong-import-position
 from jaxshort.sitar.scores import shortcut_scores  # pylint: disable=wrong-import-position
-from jaxshort.training.state import create_train_state, init_variables  # pylint: disable=wrong-import-position
-from jaxshort.training.steps import make_train_step  # pylint: disable=wrong-import-position
+from jaxshort.training.state import create_train_state  # pylint: disable=wrong-import-position
+from jaxshort.models import init_variables  # pylint: disable=wrong-import-position
+from jaxshort.training.steps import make_train_step, stateless_objective  # pylint: disable=wrong-import-position
 
 
 def full_jacobian_loss(params, apply_fn, images, labels, rng, hp: SitarHParams, num_classes: int):
@@ -62,7 +63,7 @@ def make_step(variant: str, hp_kwargs: dict, num_classes: int):
   else:
     hp = SitarHParams(**hp_kwargs, method=variant)
     loss = lambda p, f, b, r: sitar_loss(p, f, b["image"], b["label"], r, hp, num_classes)
-  return make_train_step(loss)
+  return make_train_step(stateless_objective(loss))
 
 
 def main() -> None:

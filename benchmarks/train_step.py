@@ -43,7 +43,8 @@ def random_batch(batch_size: int, seed: int = 0) -> dict:
 
 
 def jax_runner(model_name: str, num_devices: int, batch_size: int, dtype: str = "float32"):
-  """A function running `steps` of jaxshort's jit_train_step (Adam) on a fixed sharded batch, results awaited."""
+  """A function running `steps` of jaxshort's train step (Adam, cross-entropy) on a fixed sharded batch, results
+  awaited."""
   import jax  # pylint: disable=import-outside-toplevel
   jax.config.update("jax_num_cpu_devices", num_devices)
   if model_name == "sitar_vae":
@@ -53,8 +54,9 @@ def jax_runner(model_name: str, num_devices: int, batch_size: int, dtype: str = 
   sys.path.insert(0, REPO)
   from jaxshort import models  # pylint: disable=import-outside-toplevel
   from jaxshort.training import sharding  # pylint: disable=import-outside-toplevel
-  from jaxshort.training.state import create_train_state, init_variables  # pylint: disable=import-outside-toplevel
-  from jaxshort.training.steps import jit_train_step  # pylint: disable=import-outside-toplevel
+  from jaxshort.training.state import create_train_state  # pylint: disable=import-outside-toplevel
+  from jaxshort.models import init_variables  # pylint: disable=import-outside-toplevel
+  from jaxshort.training.steps import make_train_step  # pylint: disable=import-outside-toplevel
 
   if jax.default_backend() == "cpu":
     assert jax.device_count() == num_devices, jax.devices()
@@ -65,10 +67,11 @@ def jax_runner(model_name: str, num_devices: int, batch_size: int, dtype: str = 
   state = [sharding.replicate(create_train_state(model, variables, optax.adam(1e-3)), mesh)]
   batch = sharding.shard_batch(random_batch(batch_size), mesh)
   rng = jax.random.key(1)
+  step = make_train_step(compute_dtype=dtype)
 
   def run(steps: int) -> None:
     for _ in range(steps):
-      state[0], metrics = jit_train_step(state[0], batch, rng, compute_dtype=dtype)
+      state[0], metrics = step(state[0], batch, rng)
     jax.block_until_ready((state[0], metrics))
   return run
 
@@ -89,16 +92,18 @@ def jax_sitar_runner(batch_size: int):
   import optax  # pylint: disable=import-outside-toplevel
   sys.path.insert(0, REPO)
   from jaxshort import models  # pylint: disable=import-outside-toplevel
-  from jaxshort.sitar import SitarHParams, sitar_loss  # pylint: disable=import-outside-toplevel
+  from jaxshort.methods.vae import sitar_objective  # pylint: disable=import-outside-toplevel
+  from jaxshort.sitar import SitarHParams  # pylint: disable=import-outside-toplevel
   from jaxshort.training import sharding  # pylint: disable=import-outside-toplevel
-  from jaxshort.training.state import create_train_state, init_variables  # pylint: disable=import-outside-toplevel
+  from jaxshort.training.state import create_train_state  # pylint: disable=import-outside-toplevel
+  from jaxshort.models import init_variables  # pylint: disable=import-outside-toplevel
   from jaxshort.training.steps import make_train_step  # pylint: disable=import-outside-toplevel
 
   model = models.MODELS.get("sitar_vae")(num_classes=SITAR["num_classes"], latent_dim=SITAR["latent_dim"],
                                          channels=SITAR["channels"], hidden=SITAR["hidden"],
                                          image_shape=SITAR["image_shape"])
   hp = SitarHParams(alpha=SITAR["alpha"], beta=SITAR["beta"], lambda_cons=SITAR["lambda_cons"])
-  step = make_train_step(lambda p, f, b, r: sitar_loss(p, f, b["image"], b["label"], r, hp, SITAR["num_classes"]))
+  step = make_train_step(sitar_objective(hp, SITAR["num_classes"]))
   mesh = sharding.data_mesh()
   variables = init_variables(model, jax.random.key(0), SITAR["image_shape"])
   state = [sharding.replicate(create_train_state(model, variables, optax.adam(1e-3)), mesh)]

@@ -37,6 +37,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.warmup_steps = 0
   config.optimizer.weight_decay = 0.0
   config.optimizer.grad_clip_norm = 0.0   # 0: no clipping
+  config.optimizer.momentum = 0.9         # sgd only (0: plain sgd)
+  config.optimizer.nesterov = False       # sgd only
 
   config.batch_size = 128
   config.compute_dtype = "float32"  # or 'bfloat16': mixed precision for GPUs/TPUs (parameters stay float32)

@@ -8,8 +8,7 @@ holds a run of another config).
                                                                     # jobs 1, 5, 9, ... (one of 4 batch tasks)
     python -m jaxshort.sweep collect --workdir runs/sweep   # every finished job's summary: sweep.md, sweep.json
 
-`--config.a.b=value` overrides a field of the config for every job, as in launch.py (values are Python literals,
-or plain strings).
+`--config.a.b=value` overrides a field of the config for every job, as in launch.py (jaxshort.config).
 
 The grid: `config.sweep = {'seed': (0, 1, 2), 'model': {'name': ('mlp', 'small_cnn')}}` (nested like the config,
 since config field names cannot hold dots); every leaf is a tuple of values and the jobs are the product, in the
@@ -17,17 +16,19 @@ order of the sorted dotted field names. A job's config is the config without `sw
 folder is named by them (`model.name=mlp,seed=0`). A job whose results.json exists is skipped. See docs/sweeps.md.
 """
 
-import argparse
-import ast
-import importlib.util
 import itertools
 import os
 import sys
 from typing import Any
 
 import ml_collections
+from absl import app, flags
 
+from jaxshort import config as config_lib
+from jaxshort import experiments
 from jaxshort.errors import UserError
+from jaxshort.training import sharding
+from jaxshort.training.workdir import read_json, write_json
 
 SWEEP_FIELD = "sweep"
 
@@ -45,19 +46,6 @@ def grid_axes(sweep: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
   return sorted(axes)
 
 
-def set_field(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
-  """Sets config.a.b.c = value for dotted 'a.b.c'; UserError if the field does not exist."""
-  *parents, name = dotted.split(".")
-  node = config
-  for parent in parents:
-    if parent not in node or not isinstance(node[parent], ml_collections.ConfigDict):
-      raise UserError(f"field {dotted!r}: the config has no field {parent!r}")
-    node = node[parent]
-  if name not in node:
-    raise UserError(f"field {dotted!r}: the config has no field {name!r}")
-  node[name] = value
-
-
 def job_name(values: dict[str, Any]) -> str:
   """A folder name from a job's values: 'model.name=mlp,model.widths=64-32,seed=0' (tuples joined by '-',
   characters other than letters, digits and '=,.-_' replaced by '_')."""
@@ -71,7 +59,7 @@ def grid_jobs(config: ml_collections.ConfigDict) -> list[tuple[str, dict, ml_col
   """(name, {dotted field: value}, job config) of every grid point, in a fixed order. A config without a sweep
   is one job named 'run'."""
   base = config.copy_and_resolve_references()
-  sweep = base.get(SWEEP_FIELD)
+  sweep = base[SWEEP_FIELD] if SWEEP_FIELD in base else None
   with base.unlocked():
     if SWEEP_FIELD in base:
       del base[SWEEP_FIELD]
@@ -81,10 +69,7 @@ def grid_jobs(config: ml_collections.ConfigDict) -> list[tuple[str, dict, ml_col
   jobs = []
   for combination in itertools.product(*(values for _, values in axes)):
     values = dict(zip((name for name, _ in axes), combination))
-    job = base.copy_and_resolve_references()
-    for key, value in values.items():
-      set_field(job, key, value)
-    jobs.append((job_name(values), values, job))
+    jobs.append((job_name(values), values, config_lib.with_overrides(base, values, "the sweep")))
   return jobs
 
 
@@ -109,8 +94,6 @@ def results_path(workdir: str, name: str) -> str:
 def run_jobs(config: ml_collections.ConfigDict, workdir: str, indices: list[int]) -> list[str]:
   """Runs grid points `indices` of `config` into workdir/<job name>/, skipping finished ones; writes the grid to
   workdir/sweep_grid.json. Returns the names of the jobs run now."""
-  from jaxshort import experiments  # pylint: disable=import-outside-toplevel  (imports JAX: after device setup)
-  from jaxshort.training.workdir import write_json  # pylint: disable=import-outside-toplevel
   jobs = grid_jobs(config)
   os.makedirs(workdir, exist_ok=True)
   write_json(os.path.join(workdir, "sweep_grid.json"), [{"name": n, "values": v} for n, v, _ in jobs])
@@ -129,7 +112,6 @@ def run_jobs(config: ml_collections.ConfigDict, workdir: str, indices: list[int]
 def collect(workdir: str) -> dict:
   """Every finished job's values and summary: {'columns': [...], 'rows': [{job, values..., summary...}],
   'missing': [job names without results]}; also written to workdir/sweep.json and, as a table, sweep.md."""
-  from jaxshort.training.workdir import read_json, write_json  # pylint: disable=import-outside-toplevel
   grid_file = os.path.join(workdir, "sweep_grid.json")
   if not os.path.exists(grid_file):
     raise UserError(f"{workdir!r} holds no sweep (no sweep_grid.json); run `python -m jaxshort.sweep --config ...` "
@@ -161,75 +143,64 @@ def markdown_table(columns: list[str], rows: list[dict]) -> str:
   return "\n".join(lines) + "\n"
 
 
-def load_config(path: str) -> ml_collections.ConfigDict:
-  """`get_config()` of a config file; 'file.py:arg' passes arg to it."""
-  path, _, arg = path.partition(":")
-  if not os.path.isfile(path):
-    raise UserError(f"config file {path!r} not found")
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  if repo not in sys.path:
-    sys.path.insert(0, repo)  # configs import each other as `configs.x`
-  spec = importlib.util.spec_from_file_location("sweep_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg) if arg else module.get_config()
+FLAGS = flags.FLAGS
 
 
-def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
-  """Sets every '--config.a.b=value' of `overrides` on `config` (value a Python literal, else a string)."""
-  for override in overrides:
-    dotted, _, text = override[len("--config."):].partition("=")
-    try:
-      value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-      value = text
-    try:
-      set_field(config, dotted, value)
-    except TypeError as error:
-      raise UserError(f"{override}: {error}") from None
+def define_flags() -> None:
+  """The command's flags (defined when it runs, so that importing this module defines none)."""
+  flags.DEFINE_string("config", None, "Config file with get_config() and a `sweep` field ('file.py[:argument]'); "
+                      "--config.field=value overrides a field for every job.")
+  flags.DEFINE_string("workdir", None, "The sweep's folder: one sub-folder per job.")
+  flags.DEFINE_integer("job-index", None, "Run this grid point (with --num-jobs: every num-jobs-th from it).")
+  flags.DEFINE_integer("num-jobs", None, "How many batch tasks share the grid.")
+  flags.DEFINE_bool("all", False, "Run every grid point in this process.")
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(prog="python -m jaxshort.sweep", description=__doc__.splitlines()[0])
-  parser.add_argument("command", nargs="?", choices=("run", "collect"), default="run")
-  parser.add_argument("--config", help="config file with get_config() and a `sweep` field")
-  parser.add_argument("--workdir", required=True)
-  parser.add_argument("--job-index", type=int, help="run this grid point (with --num-jobs: every num-jobs-th)")
-  parser.add_argument("--num-jobs", type=int, help="how many batch tasks share the grid")
-  parser.add_argument("--all", action="store_true", help="run every grid point in this process")
-  args, unknown = parser.parse_known_args(argv)
-  args.overrides = [a for a in unknown if a.startswith("--config.") and "=" in a]
-  if len(args.overrides) < len(unknown):
-    parser.error(f"unrecognized arguments: {' '.join(a for a in unknown if a not in args.overrides)}")
-  if args.command == "run":
-    if not args.config:
-      parser.error("--config is required")
-    if args.all == (args.job_index is not None):
-      parser.error("pass either --all or --job-index")
-    if args.num_jobs is not None and args.job_index is None:
-      parser.error("--num-jobs needs --job-index")
-  return args
+def fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
 
 
-def main(argv: list[str]) -> None:
-  args = parse_args(argv)
+def main(argv: list[str], overrides: list[str]) -> None:
+  command = argv[1] if len(argv) > 1 else "run"
+  if command not in ("run", "collect") or len(argv) > 2:
+    fail(f"unexpected arguments {argv[1:]}; the command is 'run' (default) or 'collect'")
+  if not FLAGS.workdir:
+    fail("--workdir is required")
+  job_index, num_jobs = FLAGS["job-index"].value, FLAGS["num-jobs"].value
   try:
-    if args.command == "collect":
-      table = collect(args.workdir)
+    if command == "collect":
+      table = collect(FLAGS.workdir)
       print(markdown_table(table["columns"], table["rows"]), end="")
       if table["missing"]:
         print(f"not finished: {', '.join(table['missing'])}")
       return
-    config = load_config(args.config)
-    apply_overrides(config, args.overrides)
-    from jaxshort.training import sharding  # pylint: disable=import-outside-toplevel
-    sharding.setup_devices(config.get("num_cpu_devices", 0), config.get("distributed", "auto"))
-    indices = job_indices(len(grid_jobs(config)), args.job_index, args.num_jobs)
-    run_jobs(config, args.workdir, indices)
+    if not FLAGS.config:
+      fail("--config is required")
+    if FLAGS.all == (job_index is not None):
+      fail("pass either --all or --job-index")
+    if num_jobs is not None and job_index is None:
+      fail("--num-jobs needs --job-index")
+    config = config_lib.load(FLAGS.config, overrides)
+    sharding.setup_devices(config.num_cpu_devices, config.distributed)
+    indices = job_indices(len(grid_jobs(config)), job_index, num_jobs)
+    run_jobs(config, FLAGS.workdir, indices)
   except UserError as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(2)
+    fail(str(error))
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  try:
+    return FLAGS(argv)
+  except flags.Error as error:
+    fail(str(error).splitlines()[0])
 
 
 if __name__ == "__main__":
-  main(sys.argv[1:])
+  define_flags()
+  try:
+    OVERRIDES, ARGV = config_lib.split_overrides(sys.argv[1:])
+  except UserError as error:
+    fail(str(error))
+  sys.argv = sys.argv[:1] + ARGV
+  app.run(lambda argv: main(argv, OVERRIDES), flags_parser=parse_flags)

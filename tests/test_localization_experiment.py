@@ -1,6 +1,8 @@
 """Hybrid tables, probes, interventions, principal axes, and one tiny end-to-end `localize` run."""
 
 import json
+import subprocess
+import sys
 import os
 
 import chex
@@ -10,12 +12,14 @@ import numpy as np
 import optax
 import pytest
 
+from configs import erm_cmnist
 from jaxshort.data import skews
-from jaxshort.localization import axes as axes_lib
 from jaxshort.localization import hybrids, interventions, pca, probes
 from jaxshort.models.simple import MLP, SmallCNN
-from jaxshort.training import sharding, train
-from jaxshort.training.state import create_train_state, init_variables
+from jaxshort.report.localization_figures import plot_axes
+from jaxshort.training import loop, sharding
+from jaxshort.training.state import create_train_state
+from jaxshort.models import init_variables
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,7 +58,7 @@ def test_hybrid_table_ends_are_the_two_models_exactly():
   for row, variables in ((0, clean), (7, skewed)):
     state = sharding.replicate(create_train_state(model, variables, optax.sgd(0.1)), mesh)
     for name in names:
-      expected = train.evaluate(state, dataset.splits[name], dataset, mesh, 30)
+      expected = loop.evaluate(state, dataset.splits[name], dataset, mesh, 30)
       assert table["sets"][name]["accuracy"][row] == expected["accuracy"]
       for group, accuracy in table["sets"][name]["groups"].items():
         assert accuracy[row] == expected["groups"][group]["accuracy"]
@@ -131,7 +135,8 @@ def test_probe_accuracies_per_block():
 
 def test_blockwise_optimizer_freezes_and_scales():
   params = {"a": {"w": np.ones(3, np.float32)}, "b": {"w": np.ones(2, np.float32)}}
-  config = ml_collections.ConfigDict({"name": "sgd", "learning_rate": 1.0, "schedule": "constant", "momentum": 0.0})
+  config = erm_cmnist.get_config().optimizer
+  config.update({"name": "sgd", "learning_rate": 1.0, "schedule": "constant", "momentum": 0.0})
   tx = interventions.blockwise_optimizer(config, 10, ["a", "b"], {"a": 0.0, "b": 0.5})
   grads = jax.tree.map(np.ones_like, params)
   updates, _ = tx.update(grads, tx.init(params), params)
@@ -212,7 +217,13 @@ def test_localize_end_to_end_and_axes(tmp_path, capsys):
   os.makedirs(tmp_path / "other")
   json.dump(other, open(tmp_path / "other" / "results.json", "w"))
   out = str(tmp_path / "axes")
-  assert axes_lib.main(["--results", str(tmp_path / "*" / "results.json"), "--out", out, "--grid", "4"]) == 0
+  command = [sys.executable, "-m", "jaxshort.localization.axes", "--results", str(tmp_path / "*" / "results.json"),
+             "--out", out, "--grid", "4"]
+  finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+  assert finished.returncode == 0, finished.stderr
   axes = json.load(open(os.path.join(out, "axes.json")))
+  again = pca.principal_axes(pca.gather([str(tmp_path / "*" / "results.json")]), 4, 3)
+  np.testing.assert_allclose(axes["explained_variance_ratio"], again["explained_variance_ratio"], rtol=1e-6)
+  plot_axes(axes, os.path.join(out, "again.png"))
   assert len(axes["runs"]) == 2 and len(axes["loadings"][0]) == 8
   assert os.path.getsize(os.path.join(out, "axes.png")) > 0

@@ -9,7 +9,7 @@ from configs.sitar import ablation_cmnist, compare_cmnist, colored_mnist, waterb
 from jaxshort import experiments
 from jaxshort.errors import UserError
 from jaxshort.methods import METHODS
-from jaxshort.sitar.experiment import parse_variant
+from jaxshort.config import parse_variant, with_overrides
 
 
 def _tiny(config):
@@ -66,11 +66,18 @@ def test_a_variant_overriding_a_dataset_field_gets_its_own_data(tmp_path):
 
 
 def test_variants_parse_and_reject_typos():
-  assert parse_variant("a=3:sitar:sitar.alpha=3.0,sitar.method='noise'") == (
-      "a=3", "sitar", {"sitar.alpha": 3.0, "sitar.method": "noise"})
+  assert parse_variant("a=3:sitar:sitar.alpha=3.0,sitar.method=noise") == (
+      "a=3", {"method": "sitar", "sitar.alpha": "3.0", "sitar.method": "noise"})
   with pytest.raises(UserError):
-    parse_variant("x:no_such_method")
-  assert all(parse_variant(v)[1] == "sitar" for v in ablation_cmnist.get_config().compare.variants)
+    parse_variant("x")
+  with pytest.raises(UserError, match="field=value"):
+    parse_variant("x:sitar:alpha")
+  assert all(parse_variant(v)[1]["method"] == "sitar" for v in ablation_cmnist.get_config().compare.variants)
+  base = ablation_cmnist.get_config()
+  run = with_overrides(base, parse_variant("a=3:sitar:sitar.alpha=3.0")[1])
+  assert run.sitar.alpha == 3.0 and base.sitar.alpha == 1.0
+  with pytest.raises(UserError, match="no field 'sitar.alhpa'"):
+    with_overrides(base, parse_variant("typo:sitar:sitar.alhpa=3.0")[1])
 
 
 def test_real_data_configs_hold_the_paper_settings():

@@ -16,7 +16,8 @@ import pytest
 
 from jaxshort.errors import UserError
 from jaxshort.models import MODELS
-from jaxshort.training.state import create_train_state, init_variables, num_params
+from jaxshort.training.state import create_train_state
+from jaxshort.models import init_variables
 from jaxshort.training.steps import train_step
 
 # (registry name, settings, reference parameter count at 1000 classes and 224x224)

@@ -15,8 +15,9 @@ from jaxshort import data, experiments, models
 from jaxshort.errors import NonFiniteError, UserError
 from jaxshort.training.checkpoint import Checkpointer
 from jaxshort.training.optimizers import make_optimizer
-from jaxshort.training.state import create_train_state, init_variables
-from jaxshort.training.train import train_classifier
+from jaxshort.training.state import create_train_state
+from jaxshort.models import init_variables
+from jaxshort.training.loop import train_classifier
 
 
 def setup(config):

@@ -23,7 +23,7 @@ import numpy as np
 from configs import erm_cmnist
 from jaxshort import data, models
 from jaxshort.training import sharding
-from jaxshort.training.train import train_classifier
+from jaxshort.training.loop import train_classifier
 
 config = erm_cmnist.get_config()
 config.model.name, config.model.widths = "small_cnn", (4, 8)  # convs and batch norm: statistics over the batch

@@ -9,8 +9,10 @@ import pytest
 
 from jaxshort.models import MODELS
 from jaxshort.models.vae import ChromaVAE, SitarVAE
-from jaxshort.sitar import SitarHParams, sitar_loss, vae_loss
-from jaxshort.training.state import create_train_state, init_variables
+from jaxshort.methods.vae import sitar_objective
+from jaxshort.sitar import SitarHParams, vae_loss
+from jaxshort.training.state import create_train_state
+from jaxshort.models import init_variables
 from jaxshort.training.steps import make_train_step
 
 
@@ -51,7 +53,7 @@ def test_one_sitar_step_per_method(method):
   model = SitarVAE(num_classes=2, latent_dim=4, channels=(8, 16), image_shape=(28, 28, 3))
   state = create_train_state(model, init_variables(model, jax.random.key(0), (28, 28, 3)), optax.adam(1e-3))
   hp = SitarHParams(method=method)
-  step = make_train_step(lambda p, a, b, r: sitar_loss(p, a, b["image"], b["label"], r, hp, 2))
+  step = make_train_step(sitar_objective(hp, 2))
   rng = np.random.default_rng(0)
   batch = {"image": rng.integers(0, 255, (8, 28, 28, 3), dtype=np.uint8), "label": np.array([0, 1] * 4, np.int32)}
   before = jax.device_get(state.params)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from jaxshort import config as config_lib
 from jaxshort import sweep
 from jaxshort.errors import UserError
 
@@ -68,14 +69,13 @@ def test_bad_grids_and_job_indices_are_user_errors(swept_config):
 
 
 def test_config_overrides_apply_to_every_job_and_typos_are_user_errors(swept_config):
-  sweep.apply_overrides(swept_config, ["--config.num_steps=7", "--config.model.widths=(2,)",
-                                       "--config.optimizer.name=sgd"])
+  config_lib.apply_overrides(swept_config, ["num_steps=7", "model.widths=(2,)", "optimizer.name=sgd"], "sweep.py")
   jobs = sweep.grid_jobs(swept_config)
   assert {job.num_steps for _, _, job in jobs} == {7} and {job.optimizer.name for _, _, job in jobs} == {"sgd"}
   with pytest.raises(UserError, match="no field 'num_step'"):
-    sweep.apply_overrides(swept_config, ["--config.num_step=7"])
+    config_lib.apply_overrides(swept_config, ["num_step=7"], "sweep.py")
   with pytest.raises(UserError, match="num_steps"):
-    sweep.apply_overrides(swept_config, ["--config.num_steps='many'"])
+    config_lib.apply_overrides(swept_config, ["num_steps='many'"], "sweep.py")
 
 
 def test_run_skips_finished_jobs_and_collect_gathers_summaries(tmp_path, swept_config):

@@ -14,9 +14,10 @@ from jaxshort import data, models
 from jaxshort.errors import UserError
 from jaxshort.training import metrics, sharding
 from jaxshort.training.checkpoint import Checkpointer
-from jaxshort.training.state import create_train_state, init_variables
+from jaxshort.training.state import create_train_state
+from jaxshort.models import init_variables
 from jaxshort.training.steps import eval_step, train_step
-from jaxshort.training.train import train_and_evaluate
+from jaxshort.experiments.train import run as train_and_evaluate
 
 
 def tiny_batch(n=8, size=8, seed=0):

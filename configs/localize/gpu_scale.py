@@ -82,14 +82,13 @@ def model_settings(model: str, resolution: int) -> dict:
   return {"depths": (3, 3, 9, 3), "dims": (96, 192, 384, 768), "drop_path": 0.1}
 
 
-def optimizer_config(model: str) -> ml_collections.ConfigDict:
+def optimizer_settings(model: str) -> dict:
   """SGD with momentum for the CNNs with batch norm; AdamW for the transformer and ConvNeXt (layer norm)."""
   if model in ("resnet18", "vgg16_bn"):
-    return ml_collections.ConfigDict({"name": "sgd", "learning_rate": 0.05, "momentum": 0.9,
-                                      "schedule": "warmup_cosine", "warmup_steps": 500, "weight_decay": 5e-4,
-                                      "grad_clip_norm": 0.0})
-  return ml_collections.ConfigDict({"name": "adamw", "learning_rate": 1e-3, "schedule": "warmup_cosine", "warmup_steps": 500, "weight_decay": 0.05,
-                                    "grad_clip_norm": 1.0})
+    return {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9, "schedule": "warmup_cosine",
+            "warmup_steps": 500, "weight_decay": 5e-4, "grad_clip_norm": 0.0}
+  return {"name": "adamw", "learning_rate": 1e-3, "schedule": "warmup_cosine", "warmup_steps": 500,
+          "weight_decay": 0.05, "grad_clip_norm": 1.0}
 
 
 def get_config(arg: str = "cifar10,resnet18") -> ml_collections.ConfigDict:
@@ -100,7 +99,7 @@ def get_config(arg: str = "cifar10,resnet18") -> ml_collections.ConfigDict:
   config.dataset = dataset_config(dataset, resolution)
   config.model = ml_collections.ConfigDict({"name": model, **model_settings(model, resolution)})
   config.model.pretrained = ""         # torchvision/timm weights file for a fine-tuning start; '' trains from scratch
-  config.optimizer = optimizer_config(model)
+  config.optimizer.update(optimizer_settings(model))
   config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, num_steps // 10)
   config.batch_size = batch_size
   config.augment = "crop_flip"         # random padded crop + flip, keyed by (seed, step): the same for both runs

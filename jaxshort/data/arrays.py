@@ -3,9 +3,10 @@
 import os
 from typing import Sequence
 
+import ml_collections
 import numpy as np
 
-from jaxshort.data.schema import Split, group_of
+from jaxshort.data.schema import Dataset, Split, group_of
 from jaxshort.errors import UserError
 
 
@@ -53,6 +54,15 @@ ROLE_SPLITS = {"train": ("train",), "validation": ("val", "validation"),
                "in_distribution": ("test_id", "test"), "out_of_distribution": ("test_ood",)}
 
 
+def default_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.name = "arrays"
+  config.path = ""         # a .npz file with <split>_image and <split>_label arrays (see `arrays_dataset`)
+  config.num_classes = 0   # 0: 1 + the largest label found
+  config.num_cues = 0      # 0: 1 + the largest cue found
+  return config
+
+
 def arrays_dataset(config, seed: int):
   """A user's own data from one .npz file (`config.path`) with arrays `<split>_image` ([N, H, W(, C)], uint8 or
   float in [0, 1]) and `<split>_label` (int [N]), optionally `<split>_cue` (int [N], -1 for none).
@@ -61,9 +71,8 @@ def arrays_dataset(config, seed: int):
   `test_ood` take the validation, in- and out-of-distribution roles where present. `config.num_classes` and
   `config.num_cues` give the number of labels and cue values (0: 1 + the largest value found). `seed` is unused: the file fixes the splits.
   """
-  from jaxshort.data.schema import Dataset  # pylint: disable=g-import-not-at-top
   del seed
-  path = config.get("path", "")
+  path = config.path
   if not path:
     raise UserError("dataset 'arrays' needs dataset.path, a .npz file with <split>_image and <split>_label arrays")
   try:
@@ -86,9 +95,9 @@ def arrays_dataset(config, seed: int):
     label = arrays[f"{name}_label"]
     if label.size and not np.issubdtype(label.dtype, np.integer):
       raise UserError(f"dataset file {path!r}: {name}_label must hold integers, got {label.dtype}")
-  num_classes = config.get("num_classes", 0) or int(max(arrays[f"{n}_label"].max(initial=0) for n in names)) + 1
+  num_classes = config.num_classes or int(max(arrays[f"{n}_label"].max(initial=0) for n in names)) + 1
   cues = [arrays[f"{n}_cue"] for n in names if f"{n}_cue" in arrays]
-  num_cues = config.get("num_cues", 0) or (int(max(c.max(initial=-1) for c in cues)) + 1 if cues else 1)
+  num_cues = config.num_cues or (int(max(c.max(initial=-1) for c in cues)) + 1 if cues else 1)
   splits, offset = {}, 0
   for name in names:
     n = len(arrays[f"{name}_label"])

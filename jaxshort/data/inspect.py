@@ -6,6 +6,8 @@
 
 Prints one line per split (size, then the count of every group, label|cue) and writes <out>/<split>.png, one
 row per group (per class where a dataset has no cue). A missing or corrupt file is one line and exit code 2.
+The config is read as launch.py reads it (jaxshort.config), so the same --config.x=value overrides apply. A
+command, so an entry point: it may import any layer.
 """
 
 import os
@@ -13,17 +15,21 @@ import sys
 
 import numpy as np
 from absl import app, flags
-from ml_collections import config_flags
 
+from jaxshort import config as config_lib
 from jaxshort.data import build_dataset
 from jaxshort.data.schema import Dataset, Split
 from jaxshort.errors import UserError
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", os.path.join(os.path.dirname(__file__), "..", "..", "configs", "default.py"),
-    "Path to a config file with get_config(); its `dataset` field names the dataset.", lock_config=True)
-_OUT = flags.DEFINE_string("out", None, "Folder for the PNG grids (created if absent).")
-_PER_GROUP = flags.DEFINE_integer("per_group", 8, "Example images shown per group.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command's flags (defined when it runs, so that importing this module defines none)."""
+  flags.DEFINE_string("config", os.path.join(config_lib.REPO, "configs", "erm_cmnist.py"),
+                      "Config file with get_config() ('file.py[:argument]'); its `dataset` field names the dataset.")
+  flags.DEFINE_string("out", None, "Folder for the PNG grids (created if absent).")
+  flags.DEFINE_integer("per_group", 8, "Example images shown per group.")
 
 
 def summary_lines(dataset: Dataset) -> list[str]:
@@ -95,15 +101,15 @@ def inspect_dataset(dataset: Dataset, out_dir: str, per_group: int = 8, seed: in
   return lines
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], overrides: list[str]) -> None:
   if len(argv) > 1:
     _fail(f"unexpected arguments {argv[1:]}; set config fields with --config.field=value")
-  if not _OUT.value:
+  if not FLAGS.out:
     _fail("--out is required: the folder for the PNG grids")
-  config = _CONFIG.value
   try:
-    dataset = build_dataset(config.dataset, config.get("seed", 0))
-    print("\n".join(inspect_dataset(dataset, _OUT.value, _PER_GROUP.value, config.get("seed", 0))))
+    config = config_lib.load(FLAGS.config, overrides)
+    dataset = build_dataset(config.dataset, config.seed)
+    print("\n".join(inspect_dataset(dataset, FLAGS.out, FLAGS.per_group, config.seed)))
   except UserError as error:
     _fail(str(error))
 
@@ -118,9 +124,13 @@ def _parse_flags(argv: list[str]) -> list[str]:
     return flags.FLAGS(argv)
   except flags.Error as error:
     _fail(str(error).splitlines()[0])
-  except Exception as error:  # a config file that fails to load or an override that fails  pylint: disable=broad-except
-    _fail(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=_parse_flags)
+  define_flags()
+  try:
+    OVERRIDES, ARGV = config_lib.split_overrides(sys.argv[1:])
+  except UserError as error:
+    _fail(str(error))
+  sys.argv = sys.argv[:1] + ARGV
+  app.run(lambda argv: main(argv, OVERRIDES), flags_parser=_parse_flags)

@@ -26,6 +26,17 @@ PAIRS = ("synthetic", "natural")
 TEST_SETS = ("test_clean", "test_aligned", "test_conflict")
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """The fields a dataset config declares once it sets `pair` (merged over the base dataset's own)."""
+  config = ml_collections.ConfigDict()
+  config.pair = ""                 # 'synthetic' or 'natural'; '' for the base dataset as it is
+  config.rho = 0.95                # synthetic: fraction of skewed training images that carry their label's cue
+  config.update(skews.cue_defaults())
+  config.majority_fraction = 0.95  # natural: share of each class in D_s that carries its majority cue
+  config.pair_size = 0             # natural: examples in D_c and D_s; 0 for the largest pair the groups allow
+  return config
+
+
 def synthetic_view(base: Dataset, rho: float, seed: int, cue_kwargs: dict) -> Dataset:
   """`base` with a stamped class-coded cue: images uint8 [N, H, W, 3]; num_cues = num_classes."""
   train_split, test_split = base.roles["train"], regimes.default_test_split(base)
@@ -46,14 +57,14 @@ def natural_view(base: Dataset, majority_fraction: float, seed: int, size: int =
 
 def localization_view(base: Dataset, config: ml_collections.ConfigDict, seed: int) -> Dataset:
   """The localization dataset of `config.pair` built from `base` (fields: see the module docstring)."""
-  pair = config.get("pair", "")
+  pair = config.pair
   if pair not in PAIRS:
     raise UserError(f"dataset.pair must be one of {PAIRS} (or '' for the base dataset as it is), got {pair!r}")
   if "clean_train" in base.roles:
     raise UserError(f"dataset {base.name!r} is already a localization dataset; leave dataset.pair empty")
   if pair == "synthetic":
-    return synthetic_view(base, config.get("rho", 0.95), seed, skews.cue_kwargs_from(config))
+    return synthetic_view(base, config.rho, seed, skews.cue_kwargs_from(config))
   if base.num_cues < 2:
     raise UserError(f"dataset.pair='natural' needs a dataset with a natural cue; {base.name!r} has none "
                     f"(use pair='synthetic')")
-  return natural_view(base, config.get("majority_fraction", 0.95), seed, config.get("pair_size", 0))
+  return natural_view(base, config.majority_fraction, seed, config.pair_size)

@@ -124,10 +124,20 @@ def cue_test_sets(split: Split, num_classes: int, seed: int, **cue_kwargs) -> di
   }
 
 
+def cue_defaults(size: int = 4) -> ml_collections.ConfigDict:
+  """The cue fields of a dataset config that stamps a synthetic cue, with their defaults."""
+  config = ml_collections.ConfigDict()
+  config.cue_kind = "patch"        # 'patch' or 'tint'
+  config.cue_size = size           # patch side in pixels
+  config.cue_position = "top_left"
+  config.tint_strength = 0.5       # only for cue_kind 'tint'
+  return config
+
+
 def cue_kwargs_from(config: ml_collections.ConfigDict) -> dict:
   """The `stamp_cue` settings of a dataset config: cue_kind, cue_size, cue_position, tint_strength."""
-  return {"kind": config.get("cue_kind", "patch"), "size": config.get("cue_size", 4),
-          "position": config.get("cue_position", "top_left"), "tint_strength": config.get("tint_strength", 0.5)}
+  return {"kind": config.cue_kind, "size": config.cue_size, "position": config.cue_position,
+          "tint_strength": config.tint_strength}
 
 
 def cue_skew_dataset(name: str, train: Split, test: Split, num_classes: int, class_names: tuple[str, ...],

@@ -46,7 +46,6 @@ def read_table(folder: str) -> dict[str, np.ndarray]:
 
 def waterbirds(config: ml_collections.ConfigDict, seed: int) -> Dataset:
   """Builds Waterbirds from `config` (fields: see `default_config`); images uint8 [N, S, S, 3]."""
-  config = files.with_defaults(config, default_config())
   folder = files.require_file(os.path.join(os.path.expanduser(config.manual_dir), FOLDER), HOW_TO_GET, CHECKSUM)
   table = read_table(folder)
   splits = files.image_splits(folder, table, SPLITS, 2, config.image_size, config.max_per_split, seed, HOW_TO_GET)

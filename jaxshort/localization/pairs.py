@@ -4,7 +4,7 @@ theta_0 is a fresh init from `config.seed`, given variables (pretrained weights,
 point: `branch_steps` clean steps from that start (0: no branch). From theta_0, the clean and the skewed run use
 the same seed and the same batch order (the two training splits hold the same examples in the same order); the
 noise-floor run trains on the clean split again with another data-order seed. Every run is
-`training.train.train_classifier` in its own sub-folder of the workdir, so each checkpoints and resumes alone.
+`training.loop.train_classifier` in its own sub-folder of the workdir, so each checkpoints and resumes alone.
 """
 
 import dataclasses
@@ -16,17 +16,10 @@ import optax
 
 from jaxshort import data as data_lib
 from jaxshort import models
-from jaxshort.training import sharding, train
+from jaxshort.config import with_overrides
+from jaxshort.training import loop, sharding
 from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.state import TrainState
-
-
-def with_fields(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
-  """An unlocked copy of `config` with top-level `fields` replaced."""
-  copy = ml_collections.ConfigDict(config.to_dict())
-  for key, value in fields.items():
-    copy[key] = value
-  return copy
 
 
 def variables_of(state: TrainState) -> dict:
@@ -40,7 +33,7 @@ TEST_ROLES = ("clean_test", "aligned_test", "conflict_test")
 @dataclasses.dataclass
 class Pair:
   """The trained variables of a counterfactual pair and of its noise-floor partner, how they were made, and each
-  model's metrics on the test sets ({run: {split: metrics.summarize(...)}}, from training.train.evaluate)."""
+  model's metrics on the test sets ({run: {split: metrics.summarize(...)}}, from training.loop.evaluate)."""
   theta0: dict
   clean: dict
   skewed: dict
@@ -59,7 +52,7 @@ def branch_point(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, m
     # On the host: every run replicates its own copy, and the train step donates (deletes) the device buffers
     # it is given, which would otherwise be theta_0's own after the first run.
     return jax.device_get(variables)
-  state = train.train_classifier(with_fields(config, num_steps=branch_steps), dataset, model,
+  state = loop.train_classifier(with_overrides(config, {"num_steps": branch_steps}), dataset, model,
                                  os.path.join(workdir, "branch"), variables=variables,
                                  train_split=dataset.roles["clean_train"], name="branch")
   return variables_of(state)
@@ -74,9 +67,9 @@ def train_run(config, dataset, model, workdir: str, name: str, theta0: dict, spl
               data_seed: int, tx: optax.GradientTransformation | None = None) -> tuple[dict, dict]:
   """(variables, {test split: metrics}) after training `model` from theta0 on the split of `split_role`, in
   workdir/name."""
-  state = train.train_classifier(config, dataset, model, os.path.join(workdir, name), variables=theta0,
+  state = loop.train_classifier(config, dataset, model, os.path.join(workdir, name), variables=theta0,
                                  train_split=dataset.roles[split_role], data_seed=data_seed, name=name, tx=tx)
-  metrics = train.evaluate_splits(state, dataset, sharding.data_mesh(), config.eval_batch_size,
+  metrics = loop.evaluate_splits(state, dataset, sharding.data_mesh(), config.eval_batch_size,
                                   test_splits(dataset))
   return variables_of(state), metrics
 

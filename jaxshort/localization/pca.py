@@ -1,4 +1,4 @@
-"""Principal axes of many localization profiles (spec/localization.md, section 5).
+"""Principal axes of many localization profiles (Tsoy & Konstantinov, 2025, section 5; docs/localization.md).
 
 A profile is a run's per-block spurious encoding E and core forgetting C. Models have different numbers of
 blocks, so each series is placed at the relative depths (b + 0.5) / K of its blocks and linearly interpolated onto
@@ -6,9 +6,12 @@ a common grid of G depths; E and C are concatenated into one vector [2G] and sca
 compares where the shortcut lives, not how large it is. PCA is by SVD of the centred vectors.
 """
 
+import glob
 from typing import Sequence
 
 import numpy as np
+
+from jaxshort.training.workdir import read_json
 
 PROFILE_KEYS = ("spurious_encoding", "core_forgetting")
 
@@ -46,3 +49,35 @@ def pca(vectors: np.ndarray, num_components: int) -> dict:
   ratio = variance[:c] / total if total > 0 else np.zeros(c)
   return {"explained_variance_ratio": ratio, "components": components, "scores": (x - mean) @ components.T,
           "mean": mean}
+
+
+def run_label(results: dict) -> dict:
+  """What distinguishes a run: dataset, model, skew strength, optimizer, seed."""
+  config = results["config"]
+  return {"dataset": config["dataset"]["name"], "model": config["model"]["name"],
+          "rho": config["dataset"].get("rho"), "optimizer": config["optimizer"]["name"], "seed": results["seed"]}
+
+
+def gather(patterns: list[str]) -> list[tuple[str, dict]]:
+  """(path, results) of every localize results.json matched by the glob `patterns`, sorted by path."""
+  paths = sorted({p for pattern in patterns for p in glob.glob(pattern)})
+  runs = []
+  for path in paths:
+    results = read_json(path)
+    if results.get("experiment") == "localize" and "profile" in results:
+      runs.append((path, results))
+  return runs
+
+
+def principal_axes(runs: list[tuple[str, dict]], grid_size: int, num_components: int) -> dict:
+  """The PCA of the runs' profile vectors, with each run's label and scores (see the module docstring)."""
+  vectors = np.stack([profile_vector(r["profile"], grid_size) for _, r in runs])
+  result = pca(vectors, num_components)
+  return {
+      "grid": {"relative_depth": relative_depths(grid_size), "series": list(PROFILE_KEYS),
+               "normalization": "unit L2 norm of the concatenated resampled series"},
+      "runs": [{"path": path, **run_label(r), "scores": s} for (path, r), s in zip(runs, result["scores"])],
+      "explained_variance_ratio": result["explained_variance_ratio"],
+      "loadings": result["components"],
+      "mean_profile": result["mean"],
+  }

@@ -14,20 +14,13 @@ import optax
 
 from jaxshort.data import Dataset
 from jaxshort.methods.common import build_backbone, fit, predict
-from jaxshort.training.steps import classification_loss
-
-
-def erm_loss(params, apply_fn, batch: dict, rng: jax.Array):
-  """Mean cross-entropy of the logits at mu, weighted by batch['weight'] where given (JTT)."""
-  del rng
-  logits = apply_fn({"params": params}, batch["image"])
-  return classification_loss(logits, batch), {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"])}
+from jaxshort.training.steps import apply_model, batch_accuracy, cross_entropy_objective
 
 
 def erm(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
   """Empirical risk minimization. Trains into `erm_dir` so that DFR (and a second call) reuse the run."""
   del run_dir
-  return fit(config, dataset, build_backbone(config, dataset), erm_dir, erm_loss, name="erm")
+  return fit(config, dataset, build_backbone(config, dataset), erm_dir, cross_entropy_objective, name="erm")
 
 
 def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
@@ -35,14 +28,14 @@ def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
   training examples it gets wrong weighted by `jtt.upweight`."""
   del erm_dir
   model = build_backbone(config, dataset)
-  first, _ = fit(config, dataset, model, os.path.join(run_dir, "identify"), erm_loss,
+  first, _ = fit(config, dataset, model, os.path.join(run_dir, "identify"), cross_entropy_objective,
                  num_steps=config.jtt.first_steps, select=False, name="jtt-identify")
   train_name = dataset.roles["train"]
   train = dict(dataset.splits[train_name])
   wrong = predict(first, train, config.eval_batch_size).argmax(-1) != train["label"]
   train["weight"] = np.where(wrong, config.jtt.upweight, 1.0).astype(np.float32)
   reweighted = dataclasses.replace(dataset, splits={**dataset.splits, train_name: train})
-  state, info = fit(config, reweighted, model, os.path.join(run_dir, "final"), erm_loss, name="jtt")
+  state, info = fit(config, reweighted, model, os.path.join(run_dir, "final"), cross_entropy_objective, name="jtt")
   return state, {**info, "error_set_size": int(wrong.sum()), "error_set_fraction": float(wrong.mean())}
 
 
@@ -51,17 +44,17 @@ def group_dro_loss(step_size: float, num_groups: int):
   a constant of the step. This is the closed-form worst case of a KL-regularized adversary, computed per batch,
   rather than the online exponentiated-gradient q of Sagawa et al. (2020); it needs no state across steps."""
 
-  def loss_fn(params, apply_fn, batch: dict, rng: jax.Array):
-    del rng
-    logits = apply_fn({"params": params}, batch["image"])
+  def loss_fn(params, batch_stats, method_state, batch: dict, rng: jax.Array, apply_fn):
+    logits, batch_stats = apply_model(apply_fn, params, batch_stats, batch["image"], rng)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
     onehot = jax.nn.one_hot(batch["group"], num_groups)
     counts = onehot.sum(0)
     group_loss = (losses @ onehot) / jnp.maximum(counts, 1.0)
     logits_q = jnp.where(counts > 0, step_size * jax.lax.stop_gradient(group_loss), -jnp.inf)
     q = jax.nn.softmax(logits_q)
-    return jnp.sum(q * group_loss), {"accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
-                                     "worst_batch_group_loss": jnp.max(jnp.where(counts > 0, group_loss, 0.0))}
+    metrics = {"accuracy": batch_accuracy(logits, batch["label"]),
+               "worst_batch_group_loss": jnp.max(jnp.where(counts > 0, group_loss, 0.0))}
+    return jnp.sum(q * group_loss), (batch_stats, method_state, metrics)
 
   return loss_fn
 
@@ -101,7 +94,7 @@ def dfr(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
   """Deep Feature Reweighting: the ERM model's last layer refit on the validation split, group-balanced (each
   group weighs the same in total). Uses validation group labels; the validation metrics are then in-sample."""
   del run_dir
-  state, info = fit(config, dataset, build_backbone(config, dataset), erm_dir, erm_loss, name="erm")
+  state, info = fit(config, dataset, build_backbone(config, dataset), erm_dir, cross_entropy_objective, name="erm")
   val = dataset.splits[dataset.roles["validation"]]
   features = predict(state, val, config.eval_batch_size, method="features")
   counts = np.bincount(val["group"], minlength=dataset.num_groups)

@@ -16,12 +16,12 @@ import numpy as np
 from flax import serialization
 
 from jaxshort import models
+from jaxshort.config import with_overrides
 from jaxshort.errors import UserError
 from jaxshort.data import Dataset
 from jaxshort.data.pipeline import eval_batches, normalize_images
+from jaxshort.training.loop import train_classifier
 from jaxshort.training.state import TrainState
-from jaxshort.training.steps import make_train_step
-from jaxshort.training.train import train_classifier
 from jaxshort.training.workdir import read_json, write_json
 
 
@@ -65,8 +65,10 @@ SELECTION_RULES = ("best_validation", "last")
 
 
 def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, run_dir: str, loss_fn,
-        num_steps: int | None = None, select: bool | None = None, name: str = "train") -> tuple[TrainState, dict]:
-  """Trains `model` on `loss_fn` (see steps.make_train_step) for `num_steps` (default `config.num_steps`).
+        num_steps: int | None = None, select: bool | None = None, name: str = "train",
+        method_state=None) -> tuple[TrainState, dict]:
+  """Trains `model` on the objective `loss_fn` (training/steps.py), starting from `method_state`, for
+  `num_steps` (default `config.num_steps`).
 
   Returns the selected state and {'selected_step', ...}: the evaluation with the best validation balanced
   accuracy, or the last state if `select` is False. `select` defaults to `config.selection` ('best_validation',
@@ -74,17 +76,15 @@ def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, r
   returned dict holds its step, score and every split's metrics at that step, so one run reports both rules.
   """
   if select is None:
-    rule = config.get("selection", "best_validation")
-    if rule not in SELECTION_RULES:
-      raise UserError(f"selection must be one of {', '.join(SELECTION_RULES)}, got {rule!r}")
-    select = rule == "best_validation"
+    if config.selection not in SELECTION_RULES:
+      raise UserError(f"selection must be one of {', '.join(SELECTION_RULES)}, got {config.selection!r}")
+    select = config.selection == "best_validation"
   if num_steps is not None and num_steps != config.num_steps:
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.num_steps = num_steps
+    config = with_overrides(config, {"num_steps": num_steps})
   variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   selector = BestByValidation(run_dir, dataset.roles["validation"])
-  state = train_classifier(config, dataset, model, run_dir, variables=variables, name=name,
-                           step_fn=make_train_step(loss_fn), on_eval=selector)
+  state = train_classifier(config, dataset, model, run_dir, variables=variables, name=name, loss_fn=loss_fn,
+                           method_state=method_state, on_eval=selector)
   best = dict(selector.info or {})
   if not select:
     return state, {"selected_step": int(jax.device_get(state.step)), "best_validation": best}
@@ -95,7 +95,7 @@ def predict(state: TrainState, split: dict, batch_size: int, method=None) -> np.
   """Outputs of `state.apply_fn` on a split's images, in order: [N, ...]; logits by default, or those of
   `method` (a model method's name, or a function (module, images) -> array)."""
   kwargs = {"method": method} if method else {}
-  apply = jax.jit(lambda params, images: state.apply_fn({"params": params}, normalize_images(images), **kwargs))
-  outputs = [np.asarray(apply(state.params, jnp.asarray(batch["image"])))[batch["mask"]]
+  apply = jax.jit(lambda variables, images: state.apply_fn(variables, normalize_images(images), **kwargs))
+  outputs = [np.asarray(apply(state.variables(), jnp.asarray(batch["image"])))[batch["mask"]]
              for batch in eval_batches(split, batch_size)]
   return np.concatenate(outputs)

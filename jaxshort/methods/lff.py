@@ -12,6 +12,7 @@ import optax
 
 from jaxshort.data import Dataset
 from jaxshort.methods.common import build_backbone, fit
+from jaxshort.training.steps import apply_model, batch_accuracy
 
 
 class BiasedDebiasedPair(nn.Module):
@@ -50,16 +51,16 @@ def lff(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
   del erm_dir
   q = config.lff.q
 
-  def loss_fn(params, apply_fn, batch, rng):
-    del rng
+  def loss_fn(params, batch_stats, method_state, batch, rng, apply_fn):
     labels = batch["label"]
-    biased, debiased = apply_fn({"params": params}, batch["image"], method="both")
+    (biased, debiased), batch_stats = apply_model(apply_fn, params, batch_stats, batch["image"], rng, method="both")
     ce_b = optax.softmax_cross_entropy_with_integer_labels(biased, labels)
     ce_d = optax.softmax_cross_entropy_with_integer_labels(debiased, labels)
     weight = jax.lax.stop_gradient(ce_b / jnp.maximum(ce_b + ce_d, 1e-8))
     loss = jnp.mean(generalized_cross_entropy(biased, labels, q)) + jnp.mean(weight * ce_d)
-    return loss, {"accuracy": jnp.mean(jnp.argmax(debiased, -1) == labels),
-                  "biased_accuracy": jnp.mean(jnp.argmax(biased, -1) == labels), "mean_weight": jnp.mean(weight)}
+    metrics = {"accuracy": batch_accuracy(debiased, labels), "biased_accuracy": batch_accuracy(biased, labels),
+               "mean_weight": jnp.mean(weight)}
+    return loss, (batch_stats, method_state, metrics)
 
   model = BiasedDebiasedPair(build_backbone(config, dataset))
   return fit(config, dataset, model, run_dir, loss_fn, name="lff")

@@ -1,37 +1,21 @@
 """Models by name. Each has `blocks`, the ordered names that key its `params` (see `simple.py`)."""
 
+import dataclasses
+import difflib
 import functools
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import ml_collections
 
 from jaxshort.errors import UserError
-from jaxshort.models.convnext import CONVNEXT_ATTO, CONVNEXT_NANO, CONVNEXT_T, ConvNeXt
-from jaxshort.models.resnet import RESNET18_STAGES, RESNET50_STAGES, ResNet
-from jaxshort.models.simple import MLP, SmallCNN
-from jaxshort.models.vgg import VGG11_DEPTHS, VGG16_DEPTHS, VGG
-from jaxshort.models.vit import DeiT
-from jaxshort.models.vae import ChromaVAE, SitarVAE
-from jaxshort.registry import Registry
-
-MODELS: Registry = Registry("model")
-MODELS.register("mlp")(MLP)
-MODELS.register("small_cnn")(SmallCNN)
-MODELS.register("vgg11")(functools.partial(VGG, depths=VGG11_DEPTHS))
-MODELS.register("vgg16")(functools.partial(VGG, depths=VGG16_DEPTHS))
-MODELS.register("vgg11_bn")(functools.partial(VGG, depths=VGG11_DEPTHS, batch_norm=True))
-MODELS.register("vgg16_bn")(functools.partial(VGG, depths=VGG16_DEPTHS, batch_norm=True))
-MODELS.register("resnet18")(functools.partial(ResNet, stage_sizes=RESNET18_STAGES))
-MODELS.register("resnet50")(functools.partial(ResNet, stage_sizes=RESNET50_STAGES, bottleneck=True))
-MODELS.register("deit_ti")(functools.partial(DeiT, embed_dim=192, num_heads=3))
-MODELS.register("deit_s")(functools.partial(DeiT, embed_dim=384, num_heads=6))
-MODELS.register("convnext_t")(functools.partial(ConvNeXt, **CONVNEXT_T))
-MODELS.register("convnext_nano")(functools.partial(ConvNeXt, **CONVNEXT_NANO))
-MODELS.register("convnext_atto")(functools.partial(ConvNeXt, **CONVNEXT_ATTO))
-
+from jaxshort.models.pretrained import load_pretrained
+from jaxshort.models.registry import MODELS
 
 NOT_MODEL_SETTINGS = ("name", "pretrained")
+# Fields of flax.linen.Module itself, never model settings.
+_MODULE_FIELDS = ("parent", "name")
 
 
 def _hashable(value):
@@ -42,8 +26,30 @@ def _hashable(value):
 def model_settings(config: ml_collections.ConfigDict) -> dict:
   """The config fields passed to the model's constructor."""
   return {key: _hashable(value) for key, value in config.to_dict().items() if key not in NOT_MODEL_SETTINGS}
-MODELS.register("sitar_vae")(SitarVAE)
-MODELS.register("chroma_vae")(ChromaVAE)
+
+
+def model_fields(name: str) -> tuple[str, ...]:
+  """The settings model `name` declares (its constructor's fields but num_classes), plus the config's own
+  `name` and `pretrained`: every field a `config.model` section of that model may hold."""
+  factory = MODELS.get(name)
+  cls = factory.func if isinstance(factory, functools.partial) else factory
+  fields = [f.name for f in dataclasses.fields(cls) if f.name not in _MODULE_FIELDS + ("num_classes",)]
+  return tuple(NOT_MODEL_SETTINGS) + tuple(fields)
+
+
+def model_config(config: ml_collections.ConfigDict, source: str = "the config") -> ml_collections.ConfigDict:
+  """A model section with its declared defaults merged in (`pretrained`: '' trains from a fresh init); a field
+  that model `config.name` does not take is a UserError naming it and `source`."""
+  declared = model_fields(config.name)
+  for key in config.keys():
+    if key not in declared:
+      close = difflib.get_close_matches(key, declared, n=1)
+      hint = f"did you mean {close[0]!r}?" if close else f"its settings: {', '.join(declared)}"
+      raise UserError(f"unknown config field model.{key} in {source}: model {config.name!r} does not take "
+                      f"{key!r}; {hint}")
+  merged = ml_collections.ConfigDict({"pretrained": ""})
+  merged.update(config)
+  return merged
 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Module:
@@ -56,17 +62,26 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Modul
     raise UserError(f"model {config.name!r} does not take these settings {sorted(kwargs)}: {error}") from None
 
 
+def init_variables(model: nn.Module, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:
+  """Initial variables of `model` for images of `image_shape` ([H, W, C]); no intermediates."""
+  try:
+    variables = model.init(rng, jnp.zeros((1, *image_shape), jnp.float32), train=False)
+  except (TypeError, ValueError) as error:  # settings that do not fit the model or the images
+    raise UserError(f"model {type(model).__name__} cannot be built with its settings for images of shape "
+                    f"{list(image_shape)}: {type(error).__name__}: {str(error).splitlines()[0]}; check config.model "
+                    f"(docs/models.md lists each model's settings)") from None
+  return {key: value for key, value in variables.items() if key != "intermediates"}
+
+
 def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: jax.Array,
                       image_shape: tuple[int, ...]) -> dict:
   """theta_0 of a run: a fresh init from `rng`, or, where `config.pretrained` names a torchvision/timm weights
   file, every block converted from it (see pretrained.py) except blocks whose shapes differ from the fresh init
   (the head, when the number of classes is not 1000), which keep their fresh init."""
-  from jaxshort.models.pretrained import load_pretrained  # pylint: disable=g-import-not-at-top
-  from jaxshort.training.state import init_variables  # pylint: disable=g-import-not-at-top
-  path = config.get("pretrained", "")
-  if not path:
+  config = model_config(config)
+  if not config.pretrained:
     return init_variables(model, rng, image_shape)
-  loaded = load_pretrained(config.name, path, image_size=image_shape[0], **model_settings(config))
+  loaded = load_pretrained(config.name, config.pretrained, image_size=image_shape[0], **model_settings(config))
   fresh = init_variables(model, rng, image_shape)
 
   def same_shapes(a, b) -> bool:
@@ -79,4 +94,4 @@ def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: 
           for collection, blocks in fresh.items()}
 
 
-__all__ = ["MODELS", "build_model", "initial_variables"]
+__all__ = ["MODELS", "build_model", "init_variables", "initial_variables", "model_config", "model_fields"]

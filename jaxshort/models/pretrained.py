@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from jaxshort.errors import UserError
-from jaxshort.models import MODELS
+from jaxshort.models.registry import MODELS
 from jaxshort.models.layers import split_depth
 
 # where a user gets each model's weights

@@ -1,6 +1,5 @@
 """Figures of the SITAR experiments: shortcut scores over training, latent traversals, the comparison table."""
 
-import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,31 +20,13 @@ def plot_scores(history: dict, path: str) -> None:
   plt.close(fig)
 
 
-def traversal_grid(state, base_mu: np.ndarray, dims: list[int], values: np.ndarray) -> np.ndarray:
-  """Decoded images [len(base_mu), len(dims), len(values), H, W, C] in [0, 1]: each base code with dimension
-  dims[k] set to each of `values`."""
-  codes = np.repeat(base_mu[:, None, None, :], len(dims), 1).repeat(len(values), 2)
-  for k, j in enumerate(dims):
-    codes[:, k, :, j] = values
-  flat = jnp.asarray(codes.reshape(-1, base_mu.shape[-1]))
-  images = state.apply_fn({"params": state.params}, flat, method="decode")
-  images = np.clip((np.asarray(images) + 1.0) / 2.0, 0.0, 1.0)
-  return images.reshape(*codes.shape[:3], *images.shape[1:])
+def plot_traversal(traversal: dict, path: str) -> None:
+  """PNG grid: rows are (base image, top-scored dimension), columns sweep that dimension over its values.
 
-
-def plot_traversal(state, dataset, latent: dict, path: str, top_k: int = 3, num_base: int = 2) -> None:
-  """PNG grid: rows are (base image, top-scored dimension), columns sweep that dimension over -3..3.
-
-  latent: `latent_report` of the run (scores on the training split, ranked dimensions).
+  traversal: {'grid' [B, K, V, H, W, C] in [0, 1], 'dims' [K], 'values' [V], 'scores' [K]} (experiments/sitar.py).
   """
-  from jaxshort.sitar.experiment import encode_mean  # pylint: disable=g-import-not-at-top
-  train = dataset.splits[dataset.roles["train"]]
-  picks = [int(np.flatnonzero(train["label"] == c)[0]) for c in range(min(num_base, dataset.num_classes))]
-  base = encode_mean(state, {k: v[picks] for k, v in train.items()}, len(picks))
-  dims = latent["ranked_dims"][:top_k]
-  values = np.linspace(-3.0, 3.0, 7)
-  grid = traversal_grid(state, base, dims, values)
-  rows = [(b, k) for b in range(len(picks)) for k in range(len(dims))]
+  grid, dims, values, scores = traversal["grid"], traversal["dims"], traversal["values"], traversal["scores"]
+  rows = [(b, k) for b in range(grid.shape[0]) for k in range(len(dims))]
   fig, axes = plt.subplots(len(rows), len(values), figsize=(1.2 * len(values), 1.25 * len(rows)), squeeze=False)
   for r, (b, k) in enumerate(rows):
     for c, value in enumerate(values):
@@ -54,7 +35,7 @@ def plot_traversal(state, dataset, latent: dict, path: str, top_k: int = 3, num_
       axes[r, c].set_yticks([])
       if r == 0:
         axes[r, c].set_title(f"{value:+.1f}", fontsize=8)
-    axes[r, 0].set_ylabel(f"x{b} dim {dims[k]}\nv={latent['train_scores'][dims[k]]:.2f}", fontsize=7)
+    axes[r, 0].set_ylabel(f"x{b} dim {dims[k]}\nv={scores[k]:.2f}", fontsize=7)
   fig.suptitle("latent traversals of the top-scored dimensions", fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=110)

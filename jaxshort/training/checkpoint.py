@@ -17,7 +17,7 @@ from jaxshort.training.state import TrainState
 
 def _saved_fields(state: TrainState) -> dict:
   return {"step": state.step, "params": state.params, "batch_stats": state.batch_stats,
-          "opt_state": state.opt_state}
+          "method_state": state.method_state, "opt_state": state.opt_state}
 
 
 class Checkpointer:

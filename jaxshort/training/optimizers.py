@@ -11,7 +11,7 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
   lr = config.learning_rate
   if not lr > 0:
     raise UserError(f"optimizer.learning_rate must be positive, got {lr}")
-  warmup = config.get("warmup_steps", 0)
+  warmup = config.warmup_steps
   if config.schedule == "constant":
     return optax.constant_schedule(lr)
   if config.schedule == "cosine":
@@ -24,14 +24,14 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
 
 
 def make_optimizer(config: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
-  """`config.name`: 'sgd' (momentum, nesterov), 'adam' or 'adamw'; optional `grad_clip_norm` and
-  `weight_decay` (decoupled for adamw, L2 added to the gradient for sgd and adam)."""
+  """`config.name`: 'sgd' (with `momentum`, 0 for none, and `nesterov`), 'adam' or 'adamw'; `grad_clip_norm`
+  (0: none) and `weight_decay` (decoupled for adamw, L2 added to the gradient for sgd and adam)."""
   schedule = make_schedule(config, num_steps)
-  weight_decay = config.get("weight_decay", 0.0)
+  weight_decay = config.weight_decay
   if weight_decay < 0:
     raise UserError(f"optimizer.weight_decay must be >= 0, got {weight_decay}")
   if config.name == "sgd":
-    core = optax.sgd(schedule, momentum=config.get("momentum", 0.9) or None, nesterov=config.get("nesterov", False))
+    core = optax.sgd(schedule, momentum=config.momentum or None, nesterov=config.nesterov)
   elif config.name == "adam":
     core = optax.adam(schedule)
   elif config.name == "adamw":
@@ -39,7 +39,7 @@ def make_optimizer(config: ml_collections.ConfigDict, num_steps: int) -> optax.G
   else:
     raise UserError(f"unknown optimizer.name {config.name!r}; known: sgd, adam, adamw")
   chain = []
-  if config.get("grad_clip_norm", 0.0):
+  if config.grad_clip_norm:
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
   if weight_decay and config.name != "adamw":
     chain.append(optax.add_decayed_weights(weight_decay))

@@ -1,15 +1,25 @@
-"""Jitted steps for classifiers: pure functions of (state, batch, rng).
+"""The one training step, for every objective, and the evaluation step: pure functions of (state, batch, rng).
 
-Randomness in a step is `fold_in(rng, state.step)`, so it depends on (seed, step) alone and a resumed run
-repeats it exactly. Mixed precision (`compute_dtype='bfloat16'`, for GPUs and TPUs): the forward and backward
-passes run on a bfloat16 copy of the parameters and images, while the parameters, the optimizer state, the batch
-statistics, the logits' loss and the gradients stay float32. Augmentation (`augment='crop_flip'`: the standard
-CIFAR random 4-pixel-padded crop and horizontal flip, data/augment.py) runs inside the step on the uint8 batch,
-keyed by (seed, step), so a resumed run and both runs of a localization pair see the same crops and flips. Per-example weights (`batch['weight']`, float [B]) are honoured where present, for
-reweighting methods; otherwise every example weighs 1.
+`make_train_step(loss_fn, compute_dtype, augment)` gives the jitted step that ERM, every method and every
+localization run train with. The step does, in one place, what every objective needs:
+
+- augmentation (`augment='crop_flip'`: the standard CIFAR random 4-pixel-padded crop and horizontal flip,
+  data/augment.py) on the uint8 batch, keyed by (seed, step), so a resumed run and both runs of a localization
+  pair see the same crops and flips;
+- the image preprocessing the model expects (`data.pipeline.normalize_images`);
+- mixed precision (`compute_dtype='bfloat16'`, for GPUs and TPUs): the objective sees a bfloat16 copy of the
+  parameters and images, and `apply_model` returns float32 outputs, so the loss, the gradients, the parameters,
+  the optimizer state and the batch statistics stay float32;
+- batch statistics (batch norm) and the method's own state, both carried in the train state.
+
+An objective is `loss_fn(params, batch_stats, method_state, batch, rng, apply_fn) -> (loss, (new_batch_stats,
+new_method_state, metrics))`; it calls the model through `apply_model`. Randomness is `fold_in(rng, state.step)`,
+so it depends on (seed, step) alone and a resumed run repeats it exactly. Per-example weights
+(`batch['weight']`, float [B]) are honoured by `classification_loss` where present.
 """
 
 import functools
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +29,11 @@ from jaxshort.data.augment import crop_and_flip
 from jaxshort.data.pipeline import normalize_images
 from jaxshort.training.metrics import count_correct
 from jaxshort.training.state import TrainState
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
+AUGMENTATIONS = ("none", "crop_flip")
+
+Objective = Callable[..., tuple[jnp.ndarray, tuple[Any, Any, dict]]]
 
 
 def classification_loss(logits: jnp.ndarray, batch: dict) -> jnp.ndarray:
@@ -30,8 +45,9 @@ def classification_loss(logits: jnp.ndarray, batch: dict) -> jnp.ndarray:
   return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1e-12)
 
 
-COMPUTE_DTYPES = ("float32", "bfloat16")
-AUGMENTATIONS = ("none", "crop_flip")
+def batch_accuracy(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
+  """Fraction of rows whose argmax is the label: logits [B, C], labels [B] -> scalar."""
+  return jnp.mean(jnp.argmax(logits, -1) == labels)
 
 
 def augment_images(images: jnp.ndarray, rng: jax.Array, augment: str) -> jnp.ndarray:
@@ -44,31 +60,72 @@ def cast_floating(tree, dtype):
   return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
 
 
-def train_step(state: TrainState, batch: dict, rng: jax.Array, compute_dtype: str = "float32",
-               augment: str = "none") -> tuple[TrainState, dict]:
-  """One optimizer step on `batch` (uint8 images, int labels); returns the new state and scalar metrics.
-  `compute_dtype` 'bfloat16' runs the model in mixed precision; `augment` (AUGMENTATIONS) augments the batch
-  first (module docstring)."""
+def apply_model(apply_fn, params, batch_stats, inputs: jnp.ndarray, rng: jax.Array, method=None):
+  """The model in training mode on `inputs`: (float32 outputs, new batch statistics).
+
+  Batch statistics are updated where the model has them (returned unchanged otherwise); dropout draws from
+  `rng`; `method` names a model method (e.g. 'encode'), None for `__call__`."""
+  variables = {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
+  kwargs = {"method": method} if method else {"train": True}  # only `__call__` takes `train`
+  if batch_stats:
+    outputs, updates = apply_fn(variables, inputs, mutable=["batch_stats"], rngs={"dropout": rng}, **kwargs)
+    batch_stats = updates["batch_stats"]
+  else:
+    outputs = apply_fn(variables, inputs, rngs={"dropout": rng}, **kwargs)
+  return cast_floating(outputs, jnp.float32), batch_stats
+
+
+def float32_outputs(apply_fn):
+  """`apply_fn` with floating outputs cast to float32, for objectives that call the model's methods directly
+  (the VAE objectives): under mixed precision their losses are then computed in float32."""
+  return lambda variables, *args, **kwargs: cast_floating(apply_fn(variables, *args, **kwargs), jnp.float32)
+
+
+def stateless_objective(loss_fn) -> Objective:
+  """The objective of `loss_fn(params, apply_fn, batch, rng) -> (loss, metrics)`, for models without batch
+  statistics and methods without state (the VAE objectives); `apply_fn` returns float32 outputs."""
+
+  def objective(params, batch_stats, method_state, batch, rng, apply_fn):
+    loss, metrics = loss_fn(params, float32_outputs(apply_fn), batch, rng)
+    return loss, (batch_stats, method_state, metrics)
+
+  return objective
+
+
+def cross_entropy_objective(params, batch_stats, method_state, batch: dict, rng: jax.Array, apply_fn):
+  """ERM: the (weighted) cross-entropy of the model's logits."""
+  logits, batch_stats = apply_model(apply_fn, params, batch_stats, batch["image"], rng)
+  return classification_loss(logits, batch), (batch_stats, method_state,
+                                               {"accuracy": batch_accuracy(logits, batch["label"])})
+
+
+def train_step(state: TrainState, batch: dict, rng: jax.Array, loss_fn: Objective = cross_entropy_objective,
+               compute_dtype: str = "float32", augment: str = "none") -> tuple[TrainState, dict]:
+  """One optimizer step of `loss_fn` on `batch` (uint8 images, int labels); see the module docstring.
+  Returns the new state and scalar metrics: the objective's, plus `loss`, `grad_norm` and `param_norm`."""
   rng = jax.random.fold_in(rng, state.step)
   augment_rng, rng = jax.random.split(rng)
   images = normalize_images(augment_images(batch["image"], augment_rng, augment)).astype(compute_dtype)
+  batch = {**batch, "image": images}
 
-  def loss_fn(params):
-    variables = state.variables(cast_floating(params, compute_dtype))
-    logits, updates = state.apply_fn(variables, images, train=True, mutable=["batch_stats"],
-                                     rngs={"dropout": rng})
-    logits = logits.astype(jnp.float32)
-    return classification_loss(logits, batch), (logits, cast_floating(updates, jnp.float32))
+  def objective(params):
+    return loss_fn(cast_floating(params, compute_dtype), cast_floating(state.batch_stats, compute_dtype),
+                   state.method_state, batch, rng, state.apply_fn)
 
-  (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  new_state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
-  metrics = {
-      "loss": loss,
-      "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
-      "grad_norm": optax.global_norm(grads),
-      "param_norm": optax.global_norm(new_state.params),
-  }
-  return new_state, metrics
+  (loss, (batch_stats, method_state, metrics)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+  new_state = state.apply_gradients(grads=grads, batch_stats=cast_floating(batch_stats, jnp.float32),
+                                    method_state=method_state)
+  return new_state, {"loss": loss, **metrics, "grad_norm": optax.global_norm(grads),
+                     "param_norm": optax.global_norm(new_state.params)}
+
+
+@functools.lru_cache(maxsize=16)
+def make_train_step(loss_fn: Objective = cross_entropy_objective, compute_dtype: str = "float32",
+                    augment: str = "none"):
+  """`train_step` for `loss_fn`, jitted with the state donated: (state, batch, rng) -> (state, metrics).
+  Cached, so runs of one objective (the two runs of a localization pair) share one compiled program."""
+  return jax.jit(functools.partial(train_step, loss_fn=loss_fn, compute_dtype=compute_dtype, augment=augment),
+                 donate_argnums=(0,))
 
 
 def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int) -> dict:
@@ -77,29 +134,7 @@ def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int)
   return count_correct(logits, batch, num_classes, num_groups)
 
 
-jit_train_step = jax.jit(train_step, donate_argnums=(0,), static_argnames=("compute_dtype", "augment"))
-
-
 @functools.lru_cache(maxsize=None)
 def jit_eval_step(num_classes: int, num_groups: int):
   """`eval_step` jitted for a fixed number of classes and groups."""
   return jax.jit(functools.partial(eval_step, num_classes=num_classes, num_groups=num_groups))
-
-
-def make_train_step(loss_fn):
-  """A jitted train step (state, batch, rng) -> (state, metrics) for any objective.
-
-  `loss_fn(params, apply_fn, batch, rng) -> (scalar loss, dict of scalar metrics)` sees the batch with images
-  already float in [-1, 1]; its metrics should include `accuracy`. The step adds `loss`, `grad_norm` and
-  `param_norm`. For models without batch statistics; randomness is `fold_in(rng, state.step)` as above.
-  """
-
-  def step(state: TrainState, batch: dict, rng: jax.Array) -> tuple[TrainState, dict]:
-    rng = jax.random.fold_in(rng, state.step)
-    batch = {**batch, "image": normalize_images(batch["image"])}
-    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state.apply_fn, batch, rng)
-    new_state = state.apply_gradients(grads=grads)
-    return new_state, {"loss": loss, **metrics, "grad_norm": optax.global_norm(grads),
-                       "param_norm": optax.global_norm(new_state.params)}
-
-  return jax.jit(step, donate_argnums=(0,))

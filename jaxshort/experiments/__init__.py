@@ -1,26 +1,25 @@
-"""Experiments by name: `config.experiment` picks the function that runs a config into a workdir."""
+"""Experiments by name: `config.experiment` picks the module whose `run(config, workdir) -> results` runs a
+config into a workdir. The top layer of the library: an experiment builds data and models, trains through
+jaxshort.training and the method libraries, writes results.json and draws its figures (jaxshort.report)."""
 
 import ml_collections
 
-from jaxshort.localization import experiment as localization
+from jaxshort.experiments import compare, localize, sitar, suite, train
 from jaxshort.registry import Registry
-from jaxshort.suite import run_suite
-from jaxshort.sitar import experiment as sitar_experiment
-from jaxshort.training import train
 from jaxshort.training.lock import WorkdirLock
 from jaxshort.training.workdir import check_config, ensure_writable, is_primary
 
 EXPERIMENTS: Registry = Registry("experiment")
-EXPERIMENTS.register("train")(train.train_and_evaluate)
-EXPERIMENTS.register("localize")(localization.localize)
+EXPERIMENTS.register("train")(train.run)
+EXPERIMENTS.register("localize")(localize.run)
+EXPERIMENTS.register("sitar")(sitar.run)
+EXPERIMENTS.register("compare")(compare.run)
 
 
 @EXPERIMENTS.register("suite")
-def suite(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Several experiments, one per sub-folder (see jaxshort/suite.py)."""
-  return run_suite(config, workdir, run)
-EXPERIMENTS.register("sitar")(sitar_experiment.sitar_experiment)
-EXPERIMENTS.register("compare")(sitar_experiment.compare_experiment)
+def run_suite(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Several experiments, one per sub-folder (see experiments/suite.py)."""
+  return suite.run(config, workdir, run)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -31,6 +30,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
 def run_in_workdir(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> dict:
   """`run` with the workdir guarded: writable, held by this process alone, and holding no run of another config
   (unless `overwrite`, which moves that run aside)."""
+  EXPERIMENTS.get(config.experiment)  # an unknown experiment is refused before anything is written
   ensure_writable(workdir)
   if not is_primary():  # the other processes of a multi-host run follow process 0, which holds the lock
     return run(config, workdir)

@@ -1,4 +1,5 @@
-"""Figures of the localization experiment: the per-block profile, and the hybrid table as a heatmap."""
+"""Figures of the localization experiment: the per-block profile, the hybrid table as a heatmap, and the
+principal axes of many profiles."""
 
 from typing import Sequence
 
@@ -65,6 +66,33 @@ def plot_hybrid_table(table: dict, path: str, title: str = "", max_rows: int = 6
   fig.colorbar(image, ax=ax, fraction=0.04)
   if title:
     ax.set_title(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_axes(axes: dict, path: str) -> None:
+  """Scatter of the runs on the first two axes (coloured by model), and each axis's loadings over depth."""
+  fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+  scores = np.array([r["scores"] for r in axes["runs"]])
+  scores = np.pad(scores, ((0, 0), (0, max(0, 2 - scores.shape[1]))))
+  models = sorted({str(r["model"]) for r in axes["runs"]})
+  for model in models:
+    rows = [i for i, r in enumerate(axes["runs"]) if str(r["model"]) == model]
+    left.scatter(scores[rows, 0], scores[rows, 1], label=model)
+  for run, (x, y) in zip(axes["runs"], scores[:, :2]):
+    left.annotate(f"{run['dataset']} rho={run['rho']} s{run['seed']}", (x, y), fontsize=7)
+  ratio = list(axes["explained_variance_ratio"]) + [0.0, 0.0]
+  left.set(xlabel=f"PC1 ({100 * ratio[0]:.0f}%)", ylabel=f"PC2 ({100 * ratio[1]:.0f}%)", title="runs on the axes")
+  left.legend(fontsize=8)
+  depth = np.asarray(axes["grid"]["relative_depth"])
+  for i, loading in enumerate(np.asarray(axes["loadings"])[:3]):
+    for j, (series, style) in enumerate(zip(axes["grid"]["series"], ("-", "--"))):
+      right.plot(depth, loading[j * len(depth):(j + 1) * len(depth)], style, color=f"C{i}",
+                 label=f"PC{i + 1} {series}")
+  right.axhline(0, color="k", lw=0.6)
+  right.set(xlabel="relative depth", ylabel="loading", title="loadings (solid: E, dashed: C)")
+  right.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

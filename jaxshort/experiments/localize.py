@@ -1,4 +1,4 @@
-"""The `localize` experiment: where in the network a shortcut lives (spec/localization.md, docs/localization.md).
+"""The `localize` experiment: where in the network a shortcut lives (Tsoy & Konstantinov, 2025; docs/localization.md).
 
 Reads top to bottom: train the counterfactual pair and its noise-floor partner (pairs.py), evaluate every hybrid
 of (clean, skewed) and of (clean, clean') in one compiled program each (hybrids.py), attribute core forgetting and
@@ -15,14 +15,15 @@ import numpy as np
 from jaxshort import data as data_lib
 from jaxshort import models
 from jaxshort.errors import UserError
-from jaxshort.localization import figures, interventions as interventions_lib
+from jaxshort.experiments.results import environment, write_results
+from jaxshort.localization import interventions as interventions_lib
 from jaxshort.localization.hybrids import hybrid_masks, hybrid_table
 from jaxshort.localization.pairs import Pair, test_splits, train_pair, train_run
 from jaxshort.localization.probes import probe_accuracies
 from jaxshort.localization.shapley import shortcut_scores
+from jaxshort.report import localization_figures as figures
 from jaxshort.training.state import num_params
-from jaxshort.training.train import environment
-from jaxshort.training.workdir import config_dict, write_json
+from jaxshort.training.workdir import config_dict
 
 REQUIRED_ROLES = ("clean_train", "skewed_train", "clean_test", "aligned_test", "conflict_test")
 
@@ -94,7 +95,7 @@ def table_json(table: dict) -> dict:
   return {**table, "masks": np.asarray(table["masks"], int)}
 
 
-def localize(config: ml_collections.ConfigDict, workdir: str) -> dict:
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """The `localize` experiment: writes results.json, profile.png and hybrid_table.png into `workdir`."""
   t0 = time.perf_counter()
   dataset = data_lib.build_dataset(config.dataset, config.seed)
@@ -126,7 +127,7 @@ def localize(config: ml_collections.ConfigDict, workdir: str) -> dict:
     interventions = run_interventions(config, dataset, model, workdir, pair, scores)
 
   conflict = dataset.roles["conflict_test"]
-  results = {
+  results = write_results(workdir, {
       "experiment": "localize",
       "seed": config.seed,
       "summary": {
@@ -161,8 +162,7 @@ def localize(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "interventions": interventions,
       "timing": {"training_s": train_time, "hybrid_tables_s": table_time, "total_s": time.perf_counter() - t0},
       "environment": environment(),
-  }
-  write_json(os.path.join(workdir, "results.json"), results)
+  })
   skew = (f"rho {dataset.info['rho']}" if "rho" in dataset.info
           else f"majority {dataset.info.get('majority_fraction')}")
   title = f"{dataset.name} / {config.model.name} / {skew}"

@@ -10,17 +10,18 @@ import sys
 
 import ml_collections
 
-from jaxshort.training.workdir import read_json, write_json
+from jaxshort.experiments.results import write_results
+from jaxshort.training.workdir import read_json
 
 
-def run_suite(config: ml_collections.ConfigDict, workdir: str, run_experiment) -> dict:
+def run(config: ml_collections.ConfigDict, workdir: str, run_experiment) -> dict:
   """Runs each part of `config.parts` with `run_experiment(part_config, part_workdir)`; writes a summary."""
   summary, parts = {}, {}
   for name in config.parts:
     part = config[name].copy_and_resolve_references()
     with part.unlocked():
       part.seed = config.seed
-      part.num_cpu_devices = config.get("num_cpu_devices", 0)
+      part.num_cpu_devices = config.num_cpu_devices
     part_dir = os.path.join(workdir, name)
     results_path = os.path.join(part_dir, "results.json")
     if os.path.exists(results_path):
@@ -32,6 +33,4 @@ def run_suite(config: ml_collections.ConfigDict, workdir: str, run_experiment) -
       results = run_experiment(part, part_dir)
     parts[name] = {"experiment": part.experiment, "workdir": part_dir, "summary": results.get("summary", {})}
     summary.update({f"{name}/{key}": value for key, value in results.get("summary", {}).items()})
-  results = {"experiment": "suite", "seed": config.seed, "summary": summary, "parts": parts}
-  write_json(os.path.join(workdir, "results.json"), results)
-  return results
+  return write_results(workdir, {"experiment": "suite", "seed": config.seed, "summary": summary, "parts": parts})

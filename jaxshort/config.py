@@ -1,0 +1,260 @@
+"""The one config path: load a config file, merge a dataset's declared defaults, apply overrides, copy.
+
+    config = config_lib.load("configs/x.py:arg", ["--config.seed=3", "--config.dataset.manual_dir=~/d"])
+
+A config is an `ml_collections.ConfigDict` from a file's `get_config()` (`file.py:arg` passes `arg`). Its defaults
+come from that function and, for a dataset section, from the dataset's `default_config()`, merged in once here
+(jaxshort.data.dataset_config); nothing else supplies them. A field that neither declares, at any depth, set in
+the file or by an override, is refused with one `UserError` naming it; so is a value of the wrong type.
+Overrides are `--config.a.b=value` strings (launch.py, the sweep command, data.inspect) or {dotted: value}
+(`with_overrides`, compare's variants); a value is parsed by the type of the field it replaces.
+"""
+
+import ast
+import difflib
+import importlib.util
+import os
+import sys
+from typing import Any, Sequence
+
+import ml_collections
+
+from jaxshort import data as data_lib
+from jaxshort import models
+from jaxshort.errors import UserError
+
+OVERRIDE_PREFIX = "--config."
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The fields a run config may hold, and those of its sections: what the library reads. Defaults stay in the
+# config files' get_config() (and the datasets' and models' own declarations, merged by `complete`); this table
+# only names them, so that a field nothing reads is refused instead of silently ignored. A config may hold the
+# sections of every method (compare varies the method), of localization and of compare, whatever its experiment.
+RUN_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch_size", "compute_dtype", "augment",
+              "eval_batch_size", "num_steps", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
+              "progress_every_seconds", "num_cpu_devices", "distributed", "sweep", "method", "selection",
+              "sitar", "jtt", "lff", "chroma", "group_dro", "dfr", "localize", "compare")
+SUITE_FIELDS = ("experiment", "seed", "num_cpu_devices", "distributed", "parts", "sweep")  # plus one per part
+SECTION_FIELDS = {
+    "optimizer": ("name", "learning_rate", "schedule", "warmup_steps", "weight_decay", "grad_clip_norm",
+                  "momentum", "nesterov"),
+    "sitar": ("alpha", "beta", "lambda_cons", "method", "isotropic", "reconstruction_weight"),
+    "jtt": ("first_steps", "upweight"),
+    "lff": ("q",),
+    "chroma": ("shortcut_dims",),
+    "group_dro": ("step_size",),
+    "dfr": ("l2",),
+    "localize": ("branch_steps", "noise_seed_offset", "num_permutations", "chunk_size", "probes", "probe_ridge",
+                 "probe_grid", "interventions"),
+    "compare": ("seeds", "variants", "paper_column"),
+}
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+  """'path.py[:argument]' -> (path, argument)."""
+  path, _, argument = spec.partition(":")
+  return path, argument
+
+
+def load_file(spec: str) -> ml_collections.ConfigDict:
+  """`get_config()` of the config file `spec` ('path.py' or 'path.py:argument'), as the file returns it."""
+  path, argument = split_spec(spec)
+  if not os.path.isfile(path):
+    raise UserError(f"config file {path!r} not found; pass --config configs/<name>.py (see configs/)")
+  if REPO not in sys.path:
+    sys.path.insert(0, REPO)  # config files import each other as `configs.x`
+  try:
+    module_spec = importlib.util.spec_from_file_location(f"jaxshort_config_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    config = module.get_config(argument) if argument else module.get_config()
+  except UserError:
+    raise
+  except Exception as error:  # whatever the user's file raises  pylint: disable=broad-except
+    reason = str(error).splitlines()[0] if str(error) else ""
+    raise UserError(f"cannot load config {spec}: {type(error).__name__}: {reason}") from None
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise UserError(f"cannot load config {spec}: get_config() returned {type(config).__name__}, not a ConfigDict")
+  return config
+
+
+def sections(config: ml_collections.ConfigDict):
+  """The run configs inside `config`: itself, or for a suite each of its parts (recursively)."""
+  if "parts" in config and "experiment" in config and config.experiment == "suite":
+    for name in config.parts:
+      if name not in config:
+        raise UserError(f"suite part {name!r} is listed in parts but has no config section")
+      yield from sections(config[name])
+  else:
+    yield config
+
+
+def complete(config: ml_collections.ConfigDict, source: str) -> ml_collections.ConfigDict:
+  """`config` with each dataset section merged over its dataset's declared defaults (data.dataset_config) and
+  each model section over its model's (models.model_config), which also refuse undeclared fields; `source`
+  names the file in messages. Idempotent: `load` completes before the overrides and again after them (an
+  override may name another model)."""
+  config = config.copy_and_resolve_references()
+  for run in sections(config):
+    with run.unlocked():
+      if "dataset" in run:
+        run.dataset = data_lib.dataset_config(run.dataset, source)
+      if "model" in run:
+        run.model = models.model_config(run.model, source)
+  return config
+
+
+def _refuse_undeclared(section: ml_collections.ConfigDict, declared: Sequence[str], prefix: str, source: str):
+  for key in section.keys():
+    if key not in declared:
+      close = difflib.get_close_matches(key, list(declared), n=1)
+      hint = f"did you mean {close[0]!r}?" if close else f"declared: {', '.join(declared)}"
+      raise UserError(f"unknown config field {prefix}{key} in {source}: nothing reads it; {hint}")
+
+
+def check_declared(config: ml_collections.ConfigDict, source: str, prefix: str = "") -> None:
+  """Refuses a field of `config` (a run config or a suite) that RUN_FIELDS / SECTION_FIELDS do not declare;
+  dataset and model sections are checked by `complete`."""
+  if config.experiment == "suite":
+    _refuse_undeclared(config, SUITE_FIELDS + tuple(config.parts), prefix, source)
+    for name in config.parts:
+      check_declared(config[name], source, f"{prefix}{name}.")
+    return
+  _refuse_undeclared(config, RUN_FIELDS, prefix, source)
+  for name, fields in SECTION_FIELDS.items():
+    if name in config:
+      if not isinstance(config[name], ml_collections.ConfigDict):
+        raise UserError(f"config field {prefix}{name} in {source} must be a section with fields {', '.join(fields)}")
+      _refuse_undeclared(config[name], fields, f"{prefix}{name}.", source)
+
+
+def parse_value(text: str, current: Any, field: str) -> Any:
+  """The value of `text` for a field whose current value is `current`: parsed by that value's type."""
+  def bad(reason: str) -> UserError:
+    return UserError(f"{OVERRIDE_PREFIX}{field}={text}: {reason}")
+  if isinstance(current, ml_collections.ConfigDict):
+    raise bad(f"{field} is a section; set its fields (--config.{field}.<name>=value)")
+  if isinstance(current, bool):
+    if text.lower() in ("true", "1", "yes"):
+      return True
+    if text.lower() in ("false", "0", "no"):
+      return False
+    raise bad(f"{field} is a bool (true or false)")
+  if isinstance(current, int):
+    try:
+      return int(text)
+    except ValueError as error:
+      raise bad(str(error)) from None
+  if isinstance(current, float):
+    try:
+      return float(text)
+    except ValueError as error:
+      raise bad(str(error)) from None
+  if isinstance(current, str):
+    return text
+  try:
+    value = ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    if isinstance(current, (tuple, list)):
+      raise bad(f"{field} is a tuple; write it as a Python literal, e.g. (1, 2)") from None
+    return text
+  if isinstance(current, (tuple, list)):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+  return value
+
+
+def _node(config: ml_collections.ConfigDict, dotted: str, source: str, flag: str):
+  """(parent section, last name) of the field `dotted`; UserError if it is not declared."""
+  *parents, name = dotted.split(".")
+  node, where = config, ""
+  for key in parents + [name]:
+    if not isinstance(node, ml_collections.ConfigDict) or key not in node:
+      keys = list(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+      close = difflib.get_close_matches(key, keys, n=1)
+      hint = f"did you mean {close[0]!r}?" if close else f"see get_config() in {source}"
+      raise UserError(f"unknown config field {flag}: {source} has no field {where + key!r}; {hint}")
+    if key != name:
+      node, where = node[key], f"{where}{key}."
+  return node, name
+
+
+def set_field(config: ml_collections.ConfigDict, dotted: str, text: str, source: str) -> None:
+  """Sets the declared field `dotted` of `config` from `text` (parse_value); a new dataset name brings that
+  dataset's declared fields (data.dataset_config), keeping the values of the fields both declare."""
+  node, name = _node(config, dotted, source, f"{OVERRIDE_PREFIX}{dotted}")
+  value = parse_value(text, node[name], dotted)
+  if name == "name" and dotted.split(".")[-2:-1] == ["dataset"] and value != node.name:
+    fresh = data_lib.declared_fields(ml_collections.ConfigDict({"name": value}))
+    for key in fresh.keys():
+      if key in node and key != "name":
+        fresh[key] = node[key]
+    parent, _ = _node(config, dotted.rsplit(".", 1)[0], source, dotted)
+    with parent.unlocked():
+      parent[dotted.split(".")[-2]] = fresh
+    return
+  try:
+    with node.unlocked():
+      node[name] = value
+  except TypeError as error:
+    raise UserError(f"{OVERRIDE_PREFIX}{dotted}={text}: {error}") from None
+
+
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+  """(the `--config.a.b=value` arguments of argv, as 'a.b=value', and the other arguments)."""
+  overrides, rest = [], []
+  args = list(argv)
+  while args:
+    arg = args.pop(0)
+    if arg.startswith(OVERRIDE_PREFIX):
+      if "=" not in arg:
+        if not args:
+          raise UserError(f"{arg} needs a value: {arg}=<value>")
+        arg = f"{arg}={args.pop(0)}"
+      overrides.append(arg[len(OVERRIDE_PREFIX):])
+    else:
+      rest.append(arg)
+  return overrides, rest
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str], source: str) -> None:
+  """Applies 'a.b=value' overrides in order (dataset names first, so that a new dataset's fields can be set)."""
+  split = [item.partition("=")[::2] for item in overrides]
+  for dotted, text in sorted(split, key=lambda item: not item[0].endswith("dataset.name")):
+    set_field(config, dotted, text, source)
+
+
+def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
+  """The config of file `spec` with its declared dataset defaults and `overrides` ('a.b=value') applied,
+  checked (see the module docstring) and locked."""
+  path, _ = split_spec(spec)
+  config = complete(load_file(spec), path)
+  check_declared(config, path)
+  apply_overrides(config, overrides, path)
+  config = complete(config, path)
+  config.lock()
+  return config
+
+
+def with_overrides(config: ml_collections.ConfigDict, values: dict[str, Any],
+                   source: str = "the config") -> ml_collections.ConfigDict:
+  """A copy of `config` with {dotted field: value} set; values that are strings are parsed as overrides are,
+  other values must fit the field's type."""
+  copy = ml_collections.ConfigDict(config.to_dict())
+  for dotted, value in values.items():
+    set_field(copy, dotted, value if isinstance(value, str) else repr(value), source)
+  return copy
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+  """A compare variant 'name:method[:field=value,field=value]' -> (name, {'method': method, field: value}),
+  values as text, for `with_overrides` (a value cannot hold a comma: vary tuples with a sweep instead)."""
+  parts = text.split(":", 2)
+  if len(parts) < 2 or not parts[0] or not parts[1]:
+    raise UserError(f"compare variant {text!r} must read 'name:method[:field=value,...]'")
+  values = {"method": parts[1]}
+  for item in filter(None, (parts[2].split(",") if len(parts) == 3 else [])):
+    field, sep, value = item.partition("=")
+    if not sep:
+      raise UserError(f"compare variant {text!r}: {item!r} must read field=value")
+    values[field.strip()] = value.strip()
+  return parts[0], values

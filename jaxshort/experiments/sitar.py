@@ -1,0 +1,136 @@
+"""The `sitar` experiment: one method (SITAR or a baseline, jaxshort.methods) on one seed.
+
+Writes results.json (OOD accuracy, worst-group accuracy, the selected step, per-dimension shortcut scores over
+training and on the whole training split), training.png, and for the VAE methods scores.png and traversal.png.
+`run_method` is the part the `compare` experiment shares.
+"""
+
+import os
+import time
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxshort import data as data_lib
+from jaxshort.experiments.results import environment, result_summary, write_results
+from jaxshort.methods import METHODS, USES_GROUP_LABELS
+from jaxshort.methods.classifier import fit_last_layer
+from jaxshort.methods.common import predict
+from jaxshort.report import sitar_figures
+from jaxshort.report.figures import plot_training
+from jaxshort.sitar.scores import shortcut_scores
+from jaxshort.training import sharding
+from jaxshort.training.loop import evaluate_splits
+from jaxshort.training.workdir import MetricsLog
+
+VAE_METHODS = ("sitar", "chroma_vae")
+SUMMARY_KEYS = ("in_distribution_accuracy", "out_of_distribution_accuracy",
+                "out_of_distribution_worst_group_accuracy")
+# The same numbers at the evaluation best-validation selection would keep, reported beside a 'last' run's.
+AT_BEST_KEYS = tuple(f"{key}_at_best_validation" for key in SUMMARY_KEYS)
+
+
+def encode_mean(state, split: dict, batch_size: int) -> np.ndarray:
+  """Mean codes mu [N, d] of a split's images."""
+  return predict(state, split, batch_size, method=lambda module, images: module.encode(images)[0])
+
+
+def score_history(records: list[dict]) -> dict[str, list]:
+  """The logged batch scores over training: {'step': [T], 'scores': [T, d]} from metrics.jsonl records."""
+  rows = [r for r in records if r["split"] == "train" and "score_0" in r]
+  dims = len([k for k in rows[0] if k.startswith("score_")]) if rows else 0
+  return {"step": [r["step"] for r in rows], "scores": [[r[f"score_{j}"] for j in range(dims)] for r in rows]}
+
+
+def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> float:
+  """Diagnostic that uses group labels (never for selection): the OOD accuracy of a linear readout of mu fit
+  on the validation split with each (label, cue) group weighing the same. It tells whether the latent holds the
+  label beyond the shortcut at all, apart from whether the trained classifier uses it."""
+  val = dataset.splits[dataset.roles["validation"]]
+  ood = dataset.splits[dataset.roles["out_of_distribution"]]
+  counts = np.bincount(val["group"], minlength=dataset.num_groups)
+  head = fit_last_layer(encode_mean(state, val, batch_size), val["label"], 1.0 / counts[val["group"]],
+                        dataset.num_classes, l2=1e-3)
+  logits = encode_mean(state, ood, batch_size) @ np.asarray(head["kernel"]) + np.asarray(head["bias"])
+  return float(np.mean(logits.argmax(-1) == ood["label"]))
+
+
+def latent_report(state, dataset: data_lib.Dataset, batch_size: int) -> dict:
+  """Scores of each latent dimension on the whole training split (the batch statistic, computed once over all
+  of it), |corr| of each with the cue, and the group-balanced probe, for the VAE methods."""
+  train = dataset.splits[dataset.roles["train"]]
+  mu = encode_mean(state, train, batch_size)
+  scores = np.asarray(shortcut_scores(mu, train["label"], dataset.num_classes))
+  cue_corr = [float(abs(np.corrcoef(mu[:, j], train["cue"])[0, 1])) if mu[:, j].std() > 0 else 0.0
+              for j in range(mu.shape[1])]
+  return {"train_scores": scores.tolist(), "cue_correlation": cue_corr, "latent_std": mu.std(0).tolist(),
+          "ranked_dims": np.argsort(-scores).tolist(),
+          "probe_ood_accuracy": group_balanced_probe(state, dataset, batch_size)}
+
+
+def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run_dir: str,
+               erm_dir: str) -> tuple[dict, object]:
+  """Trains `config.method` and evaluates the selected state on every split: (results dict, state)."""
+  t0 = time.perf_counter()
+  state, info = METHODS.get(config.method)(config, dataset, run_dir, erm_dir)
+  split_metrics = evaluate_splits(state, dataset, sharding.data_mesh(), config.eval_batch_size, dataset.splits)
+  summary = result_summary(dataset, split_metrics)
+  best = info.get("best_validation", {})
+  if best.get("metrics"):  # every method but DFR, whose refit comes after training
+    at_best = result_summary(dataset, best["metrics"])
+    summary.update({f"{key}_at_best_validation": at_best[key] for key in SUMMARY_KEYS})
+  results = {
+      "method": config.method,
+      "uses_group_labels": config.method in USES_GROUP_LABELS,
+      "seed": config.seed,
+      "summary": summary,
+      "selection": {"rule": config.selection, **info},
+      "metrics": split_metrics,
+      "wall_time_s": time.perf_counter() - t0,
+  }
+  if config.method in VAE_METHODS:
+    results["latent"] = latent_report(state, dataset, config.eval_batch_size)
+    results["latent"]["score_history"] = score_history(MetricsLog(os.path.join(run_dir, "metrics.jsonl")).read())
+  return results, state
+
+
+def traversal_grid(state, base_mu: np.ndarray, dims: list[int], values: np.ndarray) -> np.ndarray:
+  """Decoded images [len(base_mu), len(dims), len(values), H, W, C] in [0, 1]: each base code with dimension
+  dims[k] set to each of `values`."""
+  codes = np.repeat(base_mu[:, None, None, :], len(dims), 1).repeat(len(values), 2)
+  for k, j in enumerate(dims):
+    codes[:, k, :, j] = values
+  flat = jnp.asarray(codes.reshape(-1, base_mu.shape[-1]))
+  images = state.apply_fn({"params": state.params}, flat, method="decode")
+  images = np.clip((np.asarray(images) + 1.0) / 2.0, 0.0, 1.0)
+  return images.reshape(*codes.shape[:3], *images.shape[1:])
+
+
+def traversal(state, dataset: data_lib.Dataset, latent: dict, top_k: int = 3, num_base: int = 2) -> dict:
+  """The decoded traversals of the `top_k` top-scored dimensions from one training image of each of the first
+  `num_base` classes, over -3..3: {'grid' [B, K, V, H, W, C], 'dims', 'values', 'scores'}."""
+  train = dataset.splits[dataset.roles["train"]]
+  picks = [int(np.flatnonzero(train["label"] == c)[0]) for c in range(min(num_base, dataset.num_classes))]
+  base = encode_mean(state, {k: v[picks] for k, v in train.items()}, len(picks))
+  dims = latent["ranked_dims"][:top_k]
+  values = np.linspace(-3.0, 3.0, 7)
+  return {"grid": traversal_grid(state, base, dims, values), "dims": dims, "values": values,
+          "scores": [latent["train_scores"][j] for j in dims]}
+
+
+def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """The `sitar` experiment: one method on one seed; see the module docstring."""
+  dataset = data_lib.build_dataset(config.dataset, config.seed)
+  results, state = run_method(config, dataset, workdir, os.path.join(workdir, "erm"))
+  results = write_results(workdir, {**results, "experiment": "sitar", "dataset": dataset.describe(),
+                                    "environment": environment()})
+  log_dir = os.path.join(workdir, "erm") if config.method in ("erm", "dfr") else workdir
+  plot_training(MetricsLog(os.path.join(log_dir, "metrics.jsonl")).read(), results["metrics"],
+                os.path.join(workdir, "training.png"), title=f"{dataset.name} / {config.method}")
+  if config.method in VAE_METHODS:
+    latent = results["latent"]
+    if latent["score_history"]["step"]:
+      sitar_figures.plot_scores(latent["score_history"], os.path.join(workdir, "scores.png"))
+    sitar_figures.plot_traversal(traversal(state, dataset, latent), os.path.join(workdir, "traversal.png"))
+  return results
