@@ -3,10 +3,13 @@
 import json
 import os
 
+import chex
+import jax
+import numpy as np
 import pytest
 
 from configs.sitar import ablation_cmnist, compare_cmnist, colored_mnist, waterbirds
-from jaxshort import experiments
+from jaxshort import data, experiments
 from jaxshort.errors import UserError
 from jaxshort.methods import METHODS
 from jaxshort.config import parse_variant, with_overrides
@@ -85,3 +88,31 @@ def test_real_data_configs_hold_the_paper_settings():
   assert (config.model.latent_dim, config.sitar.alpha, config.sitar.beta, config.sitar.lambda_cons) == (
       32, 0.01, 2.0, 10.0)
   assert config.model.channels == (32, 32, 64, 128) and config.dataset.image_size == 64
+
+
+@pytest.fixture(scope="module")
+def tiny_cmnist():
+  config = _tiny(colored_mnist.get_config())
+  config.num_steps, config.eval_every_steps, config.checkpoint_every_steps = 2, 2, 2
+  return config, data.build_dataset(config.dataset, config.seed)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS.names()))
+def test_augment_and_compute_dtype_act_in_every_method(method, tiny_cmnist, tmp_path):
+  """The one training step honours `augment` and `compute_dtype` whatever the method: crop-and-flip changes
+  what the method's objective sees (so the trained parameters), bfloat16 runs the step in mixed precision
+  (close to, not equal to, float32) and keeps the parameters float32."""
+  base, dataset = tiny_cmnist
+
+  def trained(name: str, **fields):
+    run_dir = str(tmp_path / name)
+    state, _ = METHODS.get(method)(with_overrides(base, {"method": method, **fields}), dataset, run_dir,
+                                   os.path.join(run_dir, "erm"))
+    return jax.device_get(state.params)
+
+  plain, augmented, mixed = trained("plain"), trained("aug", augment="crop_flip"), trained("bf16",
+                                                                                        compute_dtype="bfloat16")
+  differs = lambda a, b: any(jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.any(x != y)), a, b)))
+  assert differs(plain, augmented) and differs(plain, mixed)
+  assert {x.dtype for x in jax.tree.leaves(mixed)} == {np.dtype(np.float32)}
+  chex.assert_trees_all_close(mixed, plain, atol=0.05)

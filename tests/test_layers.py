@@ -1,0 +1,97 @@
+"""The package's layers (README, Layout): each module imports only modules of lower layers (or of its own
+package), at the top of the file, and no two modules import each other. Read from the source; nothing runs."""
+
+import ast
+import os
+
+from tests.conftest import REPO
+
+# Lowest first. A command run with `python -m` is an entry point, the top layer, wherever its file sits.
+LAYERS = (
+    ("jaxshort", "jaxshort.errors"),
+    ("jaxshort.registry",),
+    ("jaxshort.data", "jaxshort.models"),
+    ("jaxshort.sitar", "jaxshort.config"),
+    ("jaxshort.training",),
+    ("jaxshort.methods", "jaxshort.localization"),
+    ("jaxshort.report",),
+    ("jaxshort.experiments",),
+)
+ENTRY_POINTS = ("jaxshort.sweep", "jaxshort.data.inspect", "jaxshort.localization.axes")
+
+
+def modules() -> dict[str, str]:
+  """{dotted module name: path} of every module of the package."""
+  found = {}
+  for folder, _, names in os.walk(os.path.join(REPO, "jaxshort")):
+    for name in names:
+      if name.endswith(".py"):
+        path = os.path.join(folder, name)
+        dotted = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".")
+        found[dotted.removesuffix(".__init__")] = path
+  return found
+
+
+def group(module: str) -> str:
+  """The layer group a module belongs to: its entry in LAYERS that is the longest prefix of its name."""
+  if module in ENTRY_POINTS:
+    return "entry"
+  names = [name for layer in LAYERS for name in layer if module == name or module.startswith(name + ".")]
+  return max(names, key=len)
+
+
+def rank(module: str) -> int:
+  name = group(module)
+  return len(LAYERS) if name == "entry" else next(i for i, layer in enumerate(LAYERS) if name in layer)
+
+
+def imports(path: str) -> tuple[list[str], list[str]]:
+  """(jaxshort modules imported at module level, those imported inside a function) of the file at `path`."""
+  tree = ast.parse(open(path, encoding="utf-8").read())
+  top, hidden = [], []
+  for node in ast.walk(tree):
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+      names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+      names = [n for n in names if n.startswith("jaxshort")]
+      inside = any(isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and node in ast.walk(parent)
+                   for parent in ast.walk(tree))
+      (hidden if inside else top).extend(names)
+  return top, hidden
+
+
+def resolve(name: str, known: dict) -> str:
+  while name not in known:
+    name = name.rpartition(".")[0]
+  return name
+
+
+def test_every_module_has_a_layer():
+  for module in modules():
+    assert group(module), module
+
+
+def test_no_import_goes_up_a_layer_or_hides_in_a_function():
+  known = modules()
+  upward, hidden_imports = [], []
+  for module, path in known.items():
+    top, hidden = imports(path)
+    hidden_imports += [f"{module} -> {name}" for name in hidden]
+    for name in top:
+      target = resolve(name, known)
+      if target == "jaxshort" or group(target) == group(module):
+        continue  # the package's own docstring module, or within one group
+      if rank(target) >= rank(module):
+        upward.append(f"{module} ({group(module)}) imports {target} ({group(target)})")
+  assert not upward, upward
+  assert not hidden_imports, hidden_imports
+
+
+def test_sitar_holds_only_mathematics():
+  """sitar/ imports nothing above the models: scores, loss and penalty only."""
+  known = modules()
+  sitar = [m for m in known if m.startswith("jaxshort.sitar")]
+  assert {m.rsplit(".", 1)[-1] for m in sitar} == {"sitar", "scores", "loss", "penalty"}
+  for module in sitar:
+    for name in imports(known[module])[0]:
+      target = resolve(name, known)
+      assert target.startswith("jaxshort.sitar") or rank(target) <= rank("jaxshort.models"), (module, name)
