@@ -9,6 +9,8 @@ import pytest
 
 from tests.bad_inputs import CASES, run_case
 
+pytestmark = pytest.mark.slow  # every test here spawns processes
+
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):

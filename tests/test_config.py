@@ -35,6 +35,7 @@ def test_a_field_set_in_a_file_that_nothing_declares_is_refused(tmp_path, line, 
     config_lib.load(write_config(tmp_path, line))
 
 
+@pytest.mark.slow
 def test_a_file_setting_an_unknown_field_is_one_line_from_launch(tmp_path):
   path = write_config(tmp_path, "config.dataset.colour_flip = 0.2")
   result = subprocess.run([sys.executable, "launch.py", f"--config={path}", f"--workdir={tmp_path / 'work'}"],
@@ -77,6 +78,7 @@ def test_sitar_waterbirds_accepts_manual_dir_and_trains_on_the_majority_groups(t
   assert all(n > 0 for n in plain.group_counts("train").values())
 
 
+@pytest.mark.slow
 def test_inspect_shows_the_majority_only_training_split(tmp_path):
   folder = fake_data.waterbirds_folder(str(tmp_path / "files"))
   command = [sys.executable, "-m", "jaxshort.data.inspect", f"--config={WATERBIRDS}",

@@ -5,11 +5,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests import fake_data
 from jaxshort.data import build_dataset, waterbirds
 from jaxshort.data.inspect import example_grid, inspect_dataset
+from tests.conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_datasets_config():
@@ -32,6 +34,7 @@ def test_inspect_writes_a_grid_per_split_with_group_rows(tmp_path):
   assert sorted(os.listdir(tmp_path / "out")) == ["test.png", "train.png", "val.png"]
 
 
+@pytest.mark.slow
 def test_cli_on_cifar_tarball_and_one_line_error(tmp_path):
   fake_data.cifar_tarball(str(tmp_path / "cifar"), per_batch=4)
   command = [sys.executable, "-m", "jaxshort.data.inspect", "--config", "configs/datasets.py:cifar10",

@@ -10,8 +10,11 @@ import time
 import chex
 import jax
 import orbax.checkpoint as ocp
+import pytest
 
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # every test here spawns processes
 
 FAST = ["--config.num_steps=60", "--config.model.widths=(32,)", "--config.eval_every_steps=30",
         "--config.checkpoint_every_steps=30", "--config.log_every_steps=10"]

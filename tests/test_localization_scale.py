@@ -15,8 +15,8 @@ from tests import fake_data
 from jaxshort import experiments
 from jaxshort.data import build_dataset, skews
 from jaxshort.errors import UserError
+from tests.conftest import REPO, shrink
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Waterbirds-like groups large enough for a natural pair of 16: train skewed, test balanced within class.
 WATERBIRDS_GROUPS = {0: {(0, 0): 12, (0, 1): 4, (1, 0): 4, (1, 1): 12},
                      1: {(0, 0): 1, (0, 1): 1, (1, 0): 1, (1, 1): 1},
@@ -48,16 +48,10 @@ def tiny_config(arg: str, dataset_fields: dict) -> ml_collections.ConfigDict:
   config = gpu_scale.get_config(arg)
   config.dataset.update(dataset_fields)
   config.model.update(TINY_MODELS[config.model.name])
-  config.batch_size = 4
-  config.eval_batch_size = 8
-  config.num_steps = 2
-  config.eval_every_steps = config.checkpoint_every_steps = config.log_every_steps = 2
-  config.optimizer.warmup_steps = 0
-  config.localize.branch_steps = 0  # the launch test below runs a branch point
-  config.localize.chunk_size = 8
-  config.localize.probes = False
+  config = shrink(config, 2, batch_size=4, eval_batch_size=8, optimizer__warmup_steps=0,
+                  localize__branch_steps=0,  # the launch test below runs a branch point
+                  localize__chunk_size=8, localize__probes=False)
   config.localize.interventions = ()
-  config.progress_every_seconds = 1e9
   return config
 
 
@@ -129,6 +123,7 @@ def test_localize_runs_at_tiny_size(files, tmp_path, arg, blocks):
   assert results["dataset"]["pair"] == config.dataset.pair
 
 
+@pytest.mark.slow
 def test_launch_runs_the_gpu_scale_config(files, tmp_path):
   """The documented command, with tiny settings as --config overrides: cifar10 and resnet18."""
   fields = {**{f"dataset.{k}": v for k, v in files["cifar10"].items()},

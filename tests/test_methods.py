@@ -13,32 +13,29 @@ from jaxshort import data, experiments
 from jaxshort.errors import UserError
 from jaxshort.methods import METHODS
 from jaxshort.config import parse_variant, with_overrides
+from tests.conftest import shrink
 
 
-def _tiny(config):
-  config.dataset.image_size = 14
-  config.model.channels = (4, 8)
-  config.model.latent_dim = 3
-  config.model.hidden = 8
-  config.num_steps = 3
-  config.jtt.first_steps = 1
-  config.batch_size = 32
-  config.eval_every_steps = 3
-  config.log_every_steps = 1
-  config.checkpoint_every_steps = 3
-  return config
+def _tiny(config, num_steps=3):
+  return shrink(config, num_steps, log_every_steps=1, dataset__image_size=14, model__channels=(4, 8),
+                model__latent_dim=3, model__hidden=8, jtt__first_steps=1, batch_size=32)
 
 
 def test_sitar_experiment_writes_results_and_figures(tmp_path):
   config = _tiny(colored_mnist.get_config())
   results = experiments.run(config, str(tmp_path))
-  assert 0.0 <= results["summary"]["out_of_distribution_accuracy"] <= 1.0
+  summary, ood = results["summary"], results["metrics"]["test_ood"]
+  assert summary["out_of_distribution_accuracy"] == ood["accuracy"]
+  assert summary["out_of_distribution_worst_group_accuracy"] == min(
+      g["accuracy"] for g in ood["groups"].values() if g["count"])
+  assert json.loads((tmp_path / "results.json").read_text())["summary"] == summary
   assert len(results["latent"]["train_scores"]) == 3
   assert len(results["latent"]["score_history"]["scores"][0]) == 3
   for name in ("results.json", "training.png", "scores.png", "traversal.png"):
     assert os.path.exists(tmp_path / name), name
 
 
+@pytest.mark.slow
 def test_compare_runs_every_method(tmp_path):
   config = _tiny(compare_cmnist.get_config())
   config.compare.seeds = (0,)
@@ -92,8 +89,7 @@ def test_real_data_configs_hold_the_paper_settings():
 
 @pytest.fixture(scope="module")
 def tiny_cmnist():
-  config = _tiny(colored_mnist.get_config())
-  config.num_steps, config.eval_every_steps, config.checkpoint_every_steps = 2, 2, 2
+  config = _tiny(colored_mnist.get_config(), num_steps=2)
   return config, data.build_dataset(config.dataset, config.seed)
 
 

@@ -19,6 +19,7 @@ from jaxshort.models import MODELS
 from jaxshort.training.state import create_train_state
 from jaxshort.models import init_variables
 from jaxshort.training.steps import train_step
+from tests.conftest import fast_jit
 
 # (registry name, settings, reference parameter count at 1000 classes and 224x224)
 REFERENCE_COUNTS = [
@@ -49,8 +50,6 @@ NUM_CLASSES = 5
 
 # Tiny models run in milliseconds, so compiling is what costs: at XLA's lowest backend optimization level and
 # without the CPU fusion emitters a ConvNeXt train step compiled here in 2.5 s instead of 15 s.
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
-fast_jit = functools.partial(jax.jit, compiler_options=FAST_COMPILE)
 
 
 @dataclasses.dataclass

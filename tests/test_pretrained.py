@@ -13,10 +13,10 @@ from jaxshort.errors import UserError
 from jaxshort.models import MODELS
 from jaxshort.models.layers import adaptive_avg_pool
 from jaxshort.models.pretrained import load_pretrained
+from tests.conftest import FAST_COMPILE
 
 NUM_CLASSES = 7
 # see test_models.py: tiny models compile much faster with these options
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 
 
 def torch_modules():

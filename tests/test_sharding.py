@@ -11,8 +11,8 @@ import pytest
 
 from jaxshort.errors import UserError
 from jaxshort.training import sharding
+from tests.conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TRAIN_SCRIPT = '''
 import sys
@@ -48,6 +48,7 @@ def train_on(num_devices: int, directory) -> dict:
     return dict(params)
 
 
+@pytest.mark.slow
 def test_training_on_4_devices_matches_one_device(tmp_path):
   sharded = train_on(4, tmp_path / "four")
   single = train_on(1, tmp_path / "one")

@@ -10,8 +10,8 @@ import pytest
 from jaxshort import config as config_lib
 from jaxshort import sweep
 from jaxshort.errors import UserError
+from tests.conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY_SWEEP_CONFIG = '''
 from configs import erm_cmnist
@@ -90,12 +90,15 @@ def test_run_skips_finished_jobs_and_collect_gathers_summaries(tmp_path, swept_c
   assert len(table["rows"]) == 3 and table["missing"] == []
   assert table["columns"][:3] == ["job", "model.widths", "seed"]
   assert "in_distribution_accuracy" in table["columns"]
-  assert all(0 <= row["in_distribution_accuracy"] <= 1 for row in table["rows"])
+  for row in table["rows"]:  # each row is that job's own summary
+    saved = json.load(open(os.path.join(workdir, row["job"], "results.json")))["summary"]
+    assert row["in_distribution_accuracy"] == saved["in_distribution_accuracy"]
   markdown = open(os.path.join(workdir, "sweep.md")).read()
   assert markdown.count("\n") == 2 + 3 and "seed=2" in markdown
   assert json.load(open(os.path.join(workdir, "sweep.json")))["rows"] == json.loads(json.dumps(table["rows"]))
 
 
+@pytest.mark.slow
 def test_command_line_runs_one_job_of_a_batch_array(tmp_path):
   config_path = tmp_path / "tiny_sweep.py"
   config_path.write_text(TINY_SWEEP_CONFIG)

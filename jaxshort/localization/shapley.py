@@ -1,4 +1,5 @@
-"""Shapley attribution over blocks, and the two shortcut metrics built on it (spec/localization.md, section 4).
+"""Shapley attribution over blocks, and the two shortcut metrics built on it (Tsoy & Konstantinov, 2025,
+section 4; docs/localization.md).
 
 A value function is given as a table: bool masks [M, K] (the hybrids; see splice.py) and values [M]. With all 2^K
 masks the Shapley values are exact,
@@ -18,22 +19,36 @@ def _lookup(masks: np.ndarray, values: np.ndarray) -> dict[int, float]:
   return dict(zip(mask_codes(masks).tolist(), np.asarray(values, np.float64).tolist()))
 
 
+def shapley_matrix(num_blocks: int) -> np.ndarray:
+  """float64 [K, 2^K]: the linear map from a value function on all subsets, in code order (row c of
+  splice.all_masks), to its exact Shapley values: phi = shapley_matrix(K) @ v. Entry (b, c) is
+  +|S|! (K - |S| - 1)! / K! where subset c = S u {b} holds b, and minus that weight where c = S lacks b."""
+  codes = np.arange(2 ** num_blocks)
+  sizes = np.array([bin(c).count("1") for c in codes])
+  weights = np.array([math.factorial(s) * math.factorial(num_blocks - s - 1) / math.factorial(num_blocks)
+                      for s in range(num_blocks)])
+  matrix = np.zeros((num_blocks, len(codes)))
+  for b in range(num_blocks):
+    without = codes[(codes >> b) & 1 == 0]
+    matrix[b, without] -= weights[sizes[without]]
+    matrix[b, without | (1 << b)] += weights[sizes[without]]
+  return matrix
+
+
+def ordered_shapley(values_by_code):
+  """Exact Shapley values [K] of a value function given on all 2^K subsets in code order, [2^K]; a pure array
+  function (numpy or JAX, jittable)."""
+  num_blocks = int(np.log2(values_by_code.shape[-1]))
+  return shapley_matrix(num_blocks) @ values_by_code
+
+
 def exact_shapley(masks: np.ndarray, values: np.ndarray) -> np.ndarray:
   """float64 [K]: exact Shapley values of the value function given on all 2^K masks (bool [2^K, K], any order)."""
   num_blocks = masks.shape[1]
   table = _lookup(masks, values)
   if len(table) != 2 ** num_blocks:
     raise ValueError(f"exact Shapley values need all {2 ** num_blocks} subsets, got {len(table)}")
-  v = np.array([table[code] for code in range(2 ** num_blocks)])
-  codes = np.arange(2 ** num_blocks)
-  sizes = np.array([bin(c).count("1") for c in codes])
-  weights = np.array([math.factorial(s) * math.factorial(num_blocks - s - 1) / math.factorial(num_blocks)
-                      for s in range(num_blocks)])
-  phi = np.zeros(num_blocks)
-  for b in range(num_blocks):
-    without = codes[(codes >> b) & 1 == 0]
-    phi[b] = np.sum(weights[sizes[without]] * (v[without | (1 << b)] - v[without]))
-  return phi
+  return ordered_shapley(np.array([table[code] for code in range(2 ** num_blocks)]))
 
 
 def permutation_shapley(masks: np.ndarray, values: np.ndarray, permutations: np.ndarray) -> np.ndarray:
