@@ -36,6 +36,12 @@ def _broken_config(tmp):
     f.write("def get_config(:\n")
 
 
+def _config_with_unknown_field(tmp):
+  with open(os.path.join(tmp, "custom.py"), "w") as f:
+    f.write("from configs import erm_cmnist\n\ndef get_config():\n  config = erm_cmnist.get_config()\n"
+            "  config.dataset.colour_flip = 0.2\n  return config\n")
+
+
 def _corrupt_npz(tmp):
   with open(os.path.join(tmp, "data.npz"), "wb") as f:
     f.write(b"PK\x03\x04 this is not a zip archive")
@@ -80,6 +86,17 @@ CASES = [
          "unknown config field --config.no_such_field"),
     Case("misspelled_field", "misspelled nested field", ("--config.optimizer.learnig_rate=0.1",),
          "did you mean 'learning_rate'"),
+    Case("unknown_field_in_file", "a config file setting a field nothing declares", ("--config={tmp}/custom.py",),
+         "unknown config field dataset.colour_flip", _config_with_unknown_field),
+    Case("unknown_dataset_field", "a field the dataset does not declare", ("--config.dataset.manual_dirr=/data",),
+         "unknown config field --config.dataset.manual_dirr"),
+    Case("unknown_model_setting", "a setting the model does not take", ("--config.model.name=sitar_vae",),
+         "model 'sitar_vae' does not take 'widths'"),
+    Case("section_as_value", "a whole section set to a value", ("--config.optimizer=adam",), "is a section"),
+    Case("bad_config_argument", "a config argument its file refuses",
+         ("--config=configs/localize/gpu_scale.py:cifar11,resnet18",), "with dataset in ('cifar10'"),
+    Case("unknown_regime", "unknown dataset regime", ("--config.dataset.regime=minority_only",),
+         "dataset.regime must be '' or 'majority_only'"),
     Case("wrong_type", "wrong type", ("--config.num_steps=ten",), "--config.num_steps=ten"),
     Case("negative_lr", "out-of-range value", ("--config.optimizer.learning_rate=-1.0",),
          "learning_rate must be positive"),

@@ -1,4 +1,5 @@
-"""A base dataset (CIFAR-10, Waterbirds, CelebA, ...) seen as a localization dataset (spec/localization.md, 1).
+"""A base dataset (CIFAR-10, Waterbirds, CelebA, ...) seen as a localization dataset (Tsoy &
+Konstantinov, 2025, section 1: the counterfactual pair; docs/localization.md).
 
 The dataset config names the base dataset and adds a `pair` setting; `build_dataset` builds the base through the
 registry and hands it here when `pair` is set:

@@ -4,7 +4,7 @@ A class's *aligned* cue is the cue its majority group carries in the training sp
 not Male); `aligned_cues` reads it from the group counts, so no dataset has to declare it. An example is aligned
 when its cue is its class's aligned cue, conflicting otherwise.
 
-- Natural-cue pair (spec/localization.md, section 1): a group-balanced subset D_c and a skewed subset D_s of the
+- Natural-cue pair (Tsoy & Konstantinov, 2025, section 1): a group-balanced subset D_c and a skewed subset D_s of the
   same size, in which position i holds an example of the same class in both, and the same example wherever the
   two subsets share it; so the same batch indices give matching batches.
 - Majority-only training (SITAR): train and validation keep only aligned examples.

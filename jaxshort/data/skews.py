@@ -1,4 +1,5 @@
-"""Synthetic class-coded cues for counterfactual (clean, skewed) pairs, as in spec/localization.md.
+"""Synthetic class-coded cues for counterfactual (clean, skewed) pairs (Tsoy & Konstantinov, 2025,
+sections 1 and 3; docs/localization.md).
 
 A cue is stamped on an RGB image in the colour of a class: a square `patch` (size and position configurable) or a
 `tint` (the whole image blended towards the colour). `skewed_pair` turns one split into a clean and a skewed split

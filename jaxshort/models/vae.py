@@ -1,4 +1,5 @@
-"""The SITAR model: a beta-VAE whose latent code feeds an MLP classifier, trained jointly (spec/sitar.md).
+"""The SITAR model: a beta-VAE whose latent code feeds an MLP classifier, trained jointly (Pal, Varshney & Rai,
+2025; docs/sitar.md).
 
 Blocks (the top-level keys of `params`): `encoder` (convs, then linear mu and log-variance heads in R^d),
 `decoder` (a linear map back to the last feature map, then mirrored transposed convs) and `classifier`

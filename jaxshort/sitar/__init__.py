@@ -1,4 +1,6 @@
-"""SITAR (spec/sitar.md): targeted latent noise from batch shortcut scores, its Jacobian penalty, and the loss."""
+"""SITAR's mathematics (Pal, Varshney & Rai, 2025; docs/sitar.md): targeted latent noise from batch shortcut
+scores, its Jacobian penalty, and the loss. Imports nothing above jaxshort.models; the method that trains with it
+is jaxshort/methods/vae.py."""
 
 from jaxshort.sitar.loss import SitarHParams, sitar_loss, vae_loss
 from jaxshort.sitar.penalty import directional_derivatives, exact_penalty, excess_terms, sample_penalty

@@ -1,4 +1,4 @@
-"""The SITAR training objective for one batch (spec/sitar.md):
+"""The SITAR training objective for one batch (Pal, Varshney & Rai, 2025, the targeted-noise objective):
 
   L_VAE + mean_n [ CE(f(zbar_n), y_n) + lambda_cons * ||f(zbar_n) - f(z_n)||^2 ],  zbar = z + alpha * v * e,
 
