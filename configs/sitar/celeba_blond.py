@@ -10,4 +10,4 @@ from configs.sitar._real_data import real_data_config
 
 
 def get_config():
-  return real_data_config("celeba", 10, 0.1, 2.0, 10.0, target="Blond_Hair", cue="Male")
+  return real_data_config("celeba", 10, 0.1, 2.0, 10.0, task="blond_male")
