@@ -19,6 +19,7 @@ from jaxshort.localization import hybrids, interventions, pca, probes
 from jaxshort.models.simple import MLP, SmallCNN
 from jaxshort.report.localization_figures import plot_axes
 from jaxshort.training import loop, sharding
+from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.state import create_train_state
 from jaxshort.models import init_variables
 from tests.conftest import REPO, shrink
@@ -149,6 +150,28 @@ def test_blockwise_optimizer_freezes_and_scales():
   assert specs["freeze:a+b"] == {"a": 0.0, "b": 0.0} and specs["lr:b=0.1"] == {"b": 0.1}
   assert interventions.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 25, 40])) == pytest.approx(1.0)
   assert interventions.spearman(np.array([1, 2, 3]), np.array([3, 2, 1])) == pytest.approx(-1.0)
+  assert interventions.spearman(np.array([1, 2, 2, 3]), np.array([1, 1, 1, 1])) is None  # constant: undefined
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd"])
+def test_blockwise_optimizer_with_unit_scales_is_the_plain_optimizer_bitwise(name):
+  """Clipping is global in both: with every block at scale 1 the updates are bitwise the plain optimizer's."""
+  rng = np.random.default_rng(0)
+  params = {"a": {"w": rng.normal(size=5).astype(np.float32)}, "b": {"w": rng.normal(size=(3, 2)).astype(np.float32)}}
+  config = erm_cmnist.get_config().optimizer
+  config.update({"name": name, "learning_rate": 0.1, "weight_decay": 0.01, "grad_clip_norm": 0.5})
+  plain, blockwise = make_optimizer(config, 10), interventions.blockwise_optimizer(config, 10, ["a", "b"], {})
+  states = [plain.init(params), blockwise.init(params)]
+  for step in range(3):
+    grads = jax.tree.map(lambda p, step=step: (step + 1) * np.ones_like(p) * np.arange(p.size).reshape(p.shape),
+                         params)  # large enough that clipping acts
+    (u_plain, states[0]), (u_block, states[1]) = plain.update(grads, states[0], params), blockwise.update(
+        grads, states[1], params)
+    chex.assert_trees_all_equal(u_plain, u_block)
+  # A frozen block's gradient still counts in the one global norm, as in the plain run.
+  frozen = interventions.blockwise_optimizer(config, 10, ["a", "b"], {"a": 0.0})
+  updates, _ = frozen.update(grads, frozen.init(params), params)
+  chex.assert_trees_all_equal(updates["b"], plain.update(grads, plain.init(params), params)[0]["b"])
 
 
 def test_pca_recovers_two_planted_profile_shapes():

@@ -1,7 +1,8 @@
 """Block-wise interventions on skewed training, and whether the localization metrics predict their success.
 
 An intervention is a learning-rate scale per block (0 freezes the block's parameters at theta_0; batch-norm
-running statistics still follow the data), applied with `optax.multi_transform` over the block names. Specs:
+running statistics still follow the data), applied as a per-block scaling of the one optimizer's updates
+(`blockwise_optimizer`), so gradient clipping stays global as in the plain run. Specs:
   "freeze:conv1+conv2"      the named blocks frozen
   "lr:conv1=0.1+head=0.5"   the named blocks' learning rates scaled
   "freeze_each", "freeze_prefixes", "freeze_suffixes", "lr_each=0.1"   one intervention per block / prefix /
@@ -14,9 +15,11 @@ conflict and worst-group accuracy over plain skewed training.
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import scipy.stats
 
 from jaxshort.errors import UserError
 from jaxshort.training.optimizers import make_optimizer
@@ -52,39 +55,43 @@ def parse_interventions(specs: Sequence[str], blocks: Sequence[str]) -> dict[str
 
 def blockwise_optimizer(config: ml_collections.ConfigDict, num_steps: int, blocks: Sequence[str],
                         scales: dict[str, float]) -> optax.GradientTransformation:
-  """The optimizer of `config` with block b's updates scaled by scales.get(b, 1); scale 0 zeroes them.
+  """The optimizer of `config`, its updates of block b then scaled by scales.get(b, 1); scale 0 zeroes them.
 
-  Each block gets its own copy of the optimizer (so gradient clipping, where set, acts per block)."""
-  def transform(scale):
-    if scale == 0:
-      return optax.set_to_zero()
-    base = make_optimizer(config, num_steps)
-    return base if scale == 1 else optax.chain(base, optax.scale(scale))
+  One optimizer runs over every block, so gradient clipping, where set, acts once on the global norm of all
+  gradients (frozen blocks included) exactly as in the plain run, and with every scale 1 the updates are bitwise
+  those of `make_optimizer(config)`. The optimizers here act elementwise (sgd, adam, adamw), so scaling a block's
+  final update by s is training it with its learning rate scaled by s; a frozen block's parameters stay at
+  theta_0 (its optimizer state still follows its gradients, and affects no other block)."""
+  unknown = set(scales) - set(blocks)
+  if unknown:
+    raise UserError(f"scales name blocks {sorted(unknown)} that are not among {list(blocks)}")
+  return optax.chain(make_optimizer(config, num_steps), scale_blocks(scales))
 
-  transforms = {b: transform(scales.get(b, 1.0)) for b in blocks}
-  return optax.multi_transform(transforms, lambda params: {b: jax.tree.map(lambda _, b=b: b, sub)
-                                                           for b, sub in params.items()})
 
+def scale_blocks(scales: dict[str, float]) -> optax.GradientTransformation:
+  """Multiplies the updates of each top-level block b by scales.get(b, 1) (exact zeros for 0); stateless."""
 
-def rankdata(x: np.ndarray) -> np.ndarray:
-  """Ranks 1..n of float [n], ties given their average rank."""
-  x = np.asarray(x, np.float64)
-  order = np.argsort(x, kind="stable")
-  ranks = np.empty(len(x))
-  ranks[order] = np.arange(1, len(x) + 1)
-  for value in np.unique(x):
-    ranks[x == value] = ranks[x == value].mean()
-  return ranks
+  def update(updates, state, params=None):
+    del params
+
+    def scaled(block, tree):
+      scale = scales.get(block, 1.0)
+      if scale == 1.0:
+        return tree
+      return jax.tree.map(lambda u: jnp.zeros_like(u) if scale == 0 else u * scale, tree)
+
+    return {block: scaled(block, tree) for block, tree in updates.items()}, state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
-  """Spearman rank correlation of two float [n] arrays; None where n < 3 or either is constant."""
-  if len(x) < 3:
+  """Spearman rank correlation of two float [n] arrays (scipy.stats.spearmanr, ties at their average rank);
+  None where n < 3 or either is constant."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
     return None
-  rx, ry = rankdata(x), rankdata(y)
-  if rx.std() == 0 or ry.std() == 0:
-    return None
-  return float(np.corrcoef(rx, ry)[0, 1])
+  return float(scipy.stats.spearmanr(x, y).statistic)
 
 
 def predicted_relief(scales: dict[str, float], blocks: Sequence[str], metric: Sequence[float]) -> float:

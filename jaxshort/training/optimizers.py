@@ -23,9 +23,16 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
   raise UserError(f"unknown optimizer.schedule {config.schedule!r}; known: constant, cosine, warmup_cosine")
 
 
-def make_optimizer(config: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
+def gradient_clipping(config: ml_collections.ConfigDict) -> list[optax.GradientTransformation]:
+  """[clip_by_global_norm(config.grad_clip_norm)], or [] when grad_clip_norm is 0."""
+  return [optax.clip_by_global_norm(config.grad_clip_norm)] if config.grad_clip_norm else []
+
+
+def make_optimizer(config: ml_collections.ConfigDict, num_steps: int,
+                   clip: bool = True) -> optax.GradientTransformation:
   """`config.name`: 'sgd' (with `momentum`, 0 for none, and `nesterov`), 'adam' or 'adamw'; `grad_clip_norm`
-  (0: none) and `weight_decay` (decoupled for adamw, L2 added to the gradient for sgd and adam)."""
+  (0: none; applied first, over the global norm of all gradients, unless `clip` is False) and `weight_decay`
+  (decoupled for adamw, L2 added to the gradient for sgd and adam)."""
   schedule = make_schedule(config, num_steps)
   weight_decay = config.weight_decay
   if weight_decay < 0:
@@ -38,9 +45,7 @@ def make_optimizer(config: ml_collections.ConfigDict, num_steps: int) -> optax.G
     core = optax.adamw(schedule, weight_decay=weight_decay)
   else:
     raise UserError(f"unknown optimizer.name {config.name!r}; known: sgd, adam, adamw")
-  chain = []
-  if config.grad_clip_norm:
-    chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  chain = gradient_clipping(config) if clip else []
   if weight_decay and config.name != "adamw":
     chain.append(optax.add_decayed_weights(weight_decay))
   return optax.chain(*chain, core)
