@@ -2,7 +2,7 @@
 
     python launch.py                      # this config, into runs/default-<time>/
 
-Parts, each in its own sub-folder of the workdir (see jaxshort/suite.py):
+Parts, each in its own sub-folder of the workdir (see jaxshort/experiments/suite.py):
   erm       ERM on Colored MNIST (configs/erm_cmnist.py): in-distribution ~90%, out-of-distribution far below
             the 75% oracle: the colour shortcut.
   localize  a small localization profile (configs/localize/mnist_patch_mlp.py, shortened): where in an MLP a

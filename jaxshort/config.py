@@ -35,6 +35,17 @@ RUN_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch_size
               "progress_every_seconds", "num_cpu_devices", "distributed", "sweep", "method", "selection",
               "sitar", "jtt", "lff", "chroma", "group_dro", "dfr", "localize", "compare")
 SUITE_FIELDS = ("experiment", "seed", "num_cpu_devices", "distributed", "parts", "sweep")  # plus one per part
+# What a run of each experiment reads, so a config must set it (a missing one is refused by name, not found
+# deep in a run). Every field of a section in SECTION_FIELDS is read.
+REQUIRED_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch_size", "compute_dtype", "augment",
+                   "eval_batch_size", "num_steps", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
+                   "progress_every_seconds", "num_cpu_devices", "distributed")
+METHOD_SECTIONS = ("method", "selection", "sitar", "jtt", "lff", "chroma", "group_dro", "dfr")
+REQUIRED_BY_EXPERIMENT = {"train": (), "localize": ("localize",), "sitar": METHOD_SECTIONS,
+                          "compare": METHOD_SECTIONS + ("compare",), "suite": ()}
+SUITE_REQUIRED = ("experiment", "seed", "num_cpu_devices", "distributed", "parts")
+# Fields a suite gives to each of its parts (experiments/suite.py): set them on the suite, not on a part.
+SUITE_SETS_IN_PARTS = ("seed", "num_cpu_devices", "distributed")
 SECTION_FIELDS = {
     "optimizer": ("name", "learning_rate", "schedule", "warmup_steps", "weight_decay", "grad_clip_norm",
                   "momentum", "nesterov"),
@@ -112,20 +123,37 @@ def _refuse_undeclared(section: ml_collections.ConfigDict, declared: Sequence[st
       raise UserError(f"unknown config field {prefix}{key} in {source}: nothing reads it; {hint}")
 
 
+def _require(section: ml_collections.ConfigDict, required: Sequence[str], prefix: str, source: str):
+  missing = [key for key in required if key not in section]
+  if missing:
+    raise UserError(f"config {source} lacks the field{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(prefix + key for key in missing)}; start from a shipped config (configs/erm_cmnist.py "
+                    f"holds every field a run reads) or set it in get_config()")
+
+
 def check_declared(config: ml_collections.ConfigDict, source: str, prefix: str = "") -> None:
-  """Refuses a field of `config` (a run config or a suite) that RUN_FIELDS / SECTION_FIELDS do not declare;
-  dataset and model sections are checked by `complete`."""
+  """Refuses a field of `config` (a run config or a suite) that RUN_FIELDS / SECTION_FIELDS do not declare, and
+  a missing field that its experiment reads; dataset and model sections are checked by `complete`."""
+  _require(config, ("experiment",), prefix, source)
+  if config.experiment not in REQUIRED_BY_EXPERIMENT:
+    known = ", ".join(sorted(REQUIRED_BY_EXPERIMENT))
+    raise UserError(f"unknown experiment {config.experiment!r} in {source}; known experiments: {known}")
   if config.experiment == "suite":
+    _require(config, SUITE_REQUIRED, prefix, source)
     _refuse_undeclared(config, SUITE_FIELDS + tuple(config.parts), prefix, source)
     for name in config.parts:
+      _require(config, (name,), prefix, source)
       check_declared(config[name], source, f"{prefix}{name}.")
     return
   _refuse_undeclared(config, RUN_FIELDS, prefix, source)
+  _require(config, REQUIRED_FIELDS + REQUIRED_BY_EXPERIMENT[config.experiment], prefix, source)
   for name, fields in SECTION_FIELDS.items():
     if name in config:
       if not isinstance(config[name], ml_collections.ConfigDict):
         raise UserError(f"config field {prefix}{name} in {source} must be a section with fields {', '.join(fields)}")
       _refuse_undeclared(config[name], fields, f"{prefix}{name}.", source)
+      if name in REQUIRED_FIELDS + REQUIRED_BY_EXPERIMENT[config.experiment]:
+        _require(config[name], fields, f"{prefix}{name}.", source)
 
 
 def parse_value(text: str, current: Any, field: str) -> Any:
@@ -171,26 +199,50 @@ def _node(config: ml_collections.ConfigDict, dotted: str, source: str, flag: str
     if not isinstance(node, ml_collections.ConfigDict) or key not in node:
       keys = list(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
       close = difflib.get_close_matches(key, keys, n=1)
-      hint = f"did you mean {close[0]!r}?" if close else f"see get_config() in {source}"
+      if close:
+        hint = f"did you mean {close[0]!r}?"
+      elif "name" in keys and where:  # a dataset or model section: its fields are its declaration
+        hint = f"{where.rstrip('.')} {node.name!r} declares {', '.join(keys)}"
+      else:
+        hint = f"see get_config() in {source}"
       raise UserError(f"unknown config field {flag}: {source} has no field {where + key!r}; {hint}")
     if key != name:
       node, where = node[key], f"{where}{key}."
   return node, name
 
 
+def _section_defaults(kind: str, section: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The declared defaults of a dataset or model section of `section.name` (a dataset's localization view
+  fields too where it sets `pair`)."""
+  if kind == "model":
+    return models.model_defaults(section.name)
+  keep = {"pair": section.pair} if "pair" in section else {}
+  return data_lib.declared_fields(ml_collections.ConfigDict({"name": section.name, **keep}))
+
+
+def _renamed(kind: str, section: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
+  """`section` for another dataset or model `name`: that one's declared defaults, and the settings of `section`
+  that both declare and that differ from the old defaults (a file's deliberate choice, e.g. an image size)."""
+  old_defaults = _section_defaults(kind, section)
+  fresh = _section_defaults(kind, ml_collections.ConfigDict(
+      {"name": name, **({"pair": section.pair} if "pair" in section else {})}))
+  for key in fresh.keys():
+    if key != "name" and key in section and section[key] != old_defaults.get(key):
+      fresh[key] = section[key]
+  return fresh
+
+
 def set_field(config: ml_collections.ConfigDict, dotted: str, text: str, source: str) -> None:
-  """Sets the declared field `dotted` of `config` from `text` (parse_value); a new dataset name brings that
-  dataset's declared fields (data.dataset_config), keeping the values of the fields both declare."""
+  """Sets the declared field `dotted` of `config` from `text` (parse_value). A new `dataset.name` or
+  `model.name` brings that dataset's or model's declared fields (`_renamed`)."""
   node, name = _node(config, dotted, source, f"{OVERRIDE_PREFIX}{dotted}")
   value = parse_value(text, node[name], dotted)
-  if name == "name" and dotted.split(".")[-2:-1] == ["dataset"] and value != node.name:
-    fresh = data_lib.declared_fields(ml_collections.ConfigDict({"name": value}))
-    for key in fresh.keys():
-      if key in node and key != "name":
-        fresh[key] = node[key]
+  kind = dotted.split(".")[-2] if dotted.count(".") else ""
+  if name == "name" and kind in ("dataset", "model") and value != node.name:
     parent, _ = _node(config, dotted.rsplit(".", 1)[0], source, dotted)
+    renamed = _renamed(kind, node, value)
     with parent.unlocked():
-      parent[dotted.split(".")[-2]] = fresh
+      parent[kind] = renamed
     return
   try:
     with node.unlocked():
@@ -216,10 +268,24 @@ def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
   return overrides, rest
 
 
+def _names_first(items):
+  """(dotted, value) pairs with dataset and model names first, so that a new dataset's or model's own fields
+  can be set after it; otherwise in their given order."""
+  is_name = lambda dotted: dotted.endswith(("dataset.name", "model.name"))
+  return sorted(items, key=lambda item: not is_name(item[0]))
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: Sequence[str], source: str) -> None:
-  """Applies 'a.b=value' overrides in order (dataset names first, so that a new dataset's fields can be set)."""
-  split = [item.partition("=")[::2] for item in overrides]
-  for dotted, text in sorted(split, key=lambda item: not item[0].endswith("dataset.name")):
+  """Applies 'a.b=value' overrides (dataset and model names first, see `_names_first`). In a suite, a part's
+  seed, num_cpu_devices and distributed are the suite's: setting them on a part is refused."""
+  split = [tuple(item.partition("=")[::2]) for item in overrides]
+  if "experiment" in config and config.experiment == "suite":
+    for dotted, _ in split:
+      part, _, field = dotted.partition(".")
+      if part in config.parts and field in SUITE_SETS_IN_PARTS:
+        raise UserError(f"{OVERRIDE_PREFIX}{dotted}: a suite gives its own {field} to every part; set "
+                        f"{OVERRIDE_PREFIX}{field} instead")
+  for dotted, text in _names_first(split):
     set_field(config, dotted, text, source)
 
 
@@ -231,6 +297,7 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
   check_declared(config, path)
   apply_overrides(config, overrides, path)
   config = complete(config, path)
+  check_declared(config, path)  # an override may name another experiment, which reads other fields
   config.lock()
   return config
 
@@ -240,9 +307,9 @@ def with_overrides(config: ml_collections.ConfigDict, values: dict[str, Any],
   """A copy of `config` with {dotted field: value} set; values that are strings are parsed as overrides are,
   other values must fit the field's type."""
   copy = ml_collections.ConfigDict(config.to_dict())
-  for dotted, value in values.items():
+  for dotted, value in _names_first(values.items()):
     set_field(copy, dotted, value if isinstance(value, str) else repr(value), source)
-  return copy
+  return complete(copy, source)
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:

@@ -47,10 +47,10 @@ def _corrupt_npz(tmp):
     f.write(b"PK\x03\x04 this is not a zip archive")
 
 
-def _other_run(tmp):
+def _other_run(tmp, schema_version=2):
   workdir = os.path.join(tmp, "work")
   with open(os.path.join(workdir, "config.json"), "w") as f:
-    json.dump({"seed": 123}, f)
+    json.dump({"seed": 123} if schema_version == 1 else {"schema_version": schema_version, "seed": 123}, f)
   with open(os.path.join(workdir, "results.json"), "w") as f:
     json.dump({"summary": {}}, f)
 
@@ -90,8 +90,8 @@ CASES = [
          "unknown config field dataset.colour_flip", _config_with_unknown_field),
     Case("unknown_dataset_field", "a field the dataset does not declare", ("--config.dataset.manual_dirr=/data",),
          "unknown config field --config.dataset.manual_dirr"),
-    Case("unknown_model_setting", "a setting the model does not take", ("--config.model.name=sitar_vae",),
-         "model 'sitar_vae' does not take 'widths'"),
+    Case("unknown_model_setting", "a setting the model does not take", ("--config.model.latent_dim=3",),
+         "has no field 'model.latent_dim'; model 'mlp' declares"),
     Case("section_as_value", "a whole section set to a value", ("--config.optimizer=adam",), "is a section"),
     Case("bad_config_argument", "a config argument its file refuses",
          ("--config=configs/localize/gpu_scale.py:cifar11,resnet18",), "with dataset in ('cifar10'"),
@@ -153,6 +153,8 @@ CASES = [
     Case("workdir_in_use", "workdir in use by another run", (), "is in use by a running run", _locked),
     Case("workdir_other_config", "workdir holding a run of another config", (), "holds a run with another config",
          _other_run),
+    Case("workdir_old_version", "workdir holding a run of an earlier version", (), "earlier version of jaxshort",
+         lambda tmp: _other_run(tmp, schema_version=1)),
     Case("diverged", "training diverges (NaN/inf)",
          ("--config.optimizer.name=sgd", "--config.optimizer.learning_rate=1e30"), "is not finite at step"),
 ]

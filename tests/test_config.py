@@ -61,7 +61,8 @@ def test_overrides_are_parsed_by_the_field_type_and_typos_refused():
 def test_a_new_dataset_name_brings_its_own_declared_fields():
   config = config_lib.load(os.path.join(REPO, "configs", "erm_cmnist.py"),
                            ["dataset.name=waterbirds", "dataset.manual_dir=/data/wb"])
-  assert config.dataset.manual_dir == "/data/wb" and config.dataset.image_size == 28  # kept: both declare it
+  assert config.dataset.manual_dir == "/data/wb"
+  assert config.dataset.image_size == 64  # waterbirds' own default: 28 was only colored_mnist's default
   assert "label_flip" not in config.dataset  # colored_mnist's own field is gone
 
 
@@ -112,3 +113,38 @@ def test_every_config_file_loads_with_its_arguments():
 def test_a_config_argument_error_keeps_its_reason():
   with pytest.raises(UserError, match="model in .*resnet18"):
     config_lib.load(os.path.join(REPO, "configs", "localize", "gpu_scale.py:cifar11,resnet18"))
+
+
+def test_a_field_a_run_reads_but_the_file_lacks_is_refused_by_name(tmp_path):
+  with pytest.raises(UserError, match="lacks the field num_cpu_devices"):
+    config_lib.load(write_config(tmp_path, "del config.num_cpu_devices"))
+  with pytest.raises(UserError, match="lacks the field optimizer.warmup_steps"):
+    config_lib.load(write_config(tmp_path, "del config.optimizer.warmup_steps"))
+  with pytest.raises(UserError, match="lacks the field localize"):  # an override naming another experiment
+    config_lib.load(os.path.join(REPO, "configs", "erm_cmnist.py"), ["experiment=localize"])
+
+
+def test_renaming_a_dataset_or_model_keeps_the_pair_and_the_files_choices():
+  gpu_scale = os.path.join(REPO, "configs", "localize", "gpu_scale.py:waterbirds,resnet18")
+  config = config_lib.load(gpu_scale, ["dataset.name=celeba", "dataset.majority_fraction=0.9"])
+  assert (config.dataset.pair, config.dataset.majority_fraction) == ("natural", 0.9)
+  assert config.dataset.manual_dir == data.celeba.default_config().manual_dir  # a default is not carried over
+  assert config.dataset.image_size == 224  # the file's own choice is
+  cnn = config_lib.load(os.path.join(REPO, "configs", "localize", "mnist_patch_cnn.py"), ["model.batch_norm=false"])
+  assert cnn.model.batch_norm is False and cnn.model.pretrained == ""  # every setting the model declares
+  resnet = config_lib.load(os.path.join(REPO, "configs", "erm_cmnist.py"), ["model.name=resnet18"])
+  assert resnet.model.widths == (64, 128, 256, 512) and resnet.model.stem == "imagenet"
+
+
+def test_a_suite_part_cannot_set_what_the_suite_gives_it():
+  default = os.path.join(REPO, "configs", "default.py")
+  with pytest.raises(UserError, match="set --config.seed instead"):
+    config_lib.load(default, ["erm.seed=5"])
+  assert config_lib.load(default, ["localize.localize.branch_steps=3"]).localize.localize.branch_steps == 3
+
+
+def test_celeba_refuses_a_target_its_task_would_ignore():
+  config = data.celeba.default_config()
+  config.target = "Eyeglasses"
+  with pytest.raises(UserError, match="task='custom'"):
+    data.celeba.task_attributes(config)

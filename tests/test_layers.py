@@ -45,17 +45,22 @@ def rank(module: str) -> int:
   return len(LAYERS) if name == "entry" else next(i for i, layer in enumerate(LAYERS) if name in layer)
 
 
-def imports(path: str) -> tuple[list[str], list[str]]:
-  """(jaxshort modules imported at module level, those imported inside a function) of the file at `path`."""
+def imports(path: str, known: dict) -> tuple[list[str], list[str]]:
+  """(jaxshort modules imported at module level, those imported inside a function) of the file at `path`;
+  `from jaxshort import data` counts as an import of jaxshort.data."""
   tree = ast.parse(open(path, encoding="utf-8").read())
+  functions = [f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
+  inside = {id(node) for f in functions for node in ast.walk(f)}
   top, hidden = [], []
   for node in ast.walk(tree):
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-      names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-      names = [n for n in names if n.startswith("jaxshort")]
-      inside = any(isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and node in ast.walk(parent)
-                   for parent in ast.walk(tree))
-      (hidden if inside else top).extend(names)
+    if isinstance(node, ast.Import):
+      names = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jaxshort"):
+      names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names]
+    else:
+      continue
+    names = [n for n in names if n.startswith("jaxshort")]
+    (hidden if id(node) in inside else top).extend(names)
   return top, hidden
 
 
@@ -74,12 +79,12 @@ def test_no_import_goes_up_a_layer_or_hides_in_a_function():
   known = modules()
   upward, hidden_imports = [], []
   for module, path in known.items():
-    top, hidden = imports(path)
+    top, hidden = imports(path, known)
     hidden_imports += [f"{module} -> {name}" for name in hidden]
     for name in top:
       target = resolve(name, known)
       if target == "jaxshort" or group(target) == group(module):
-        continue  # the package's own docstring module, or within one group
+        continue  # the package's own docstring module, or within one group (cycles: the test below)
       if rank(target) >= rank(module):
         upward.append(f"{module} ({group(module)}) imports {target} ({group(target)})")
   assert not upward, upward
@@ -92,6 +97,26 @@ def test_sitar_holds_only_mathematics():
   sitar = [m for m in known if m.startswith("jaxshort.sitar")]
   assert {m.rsplit(".", 1)[-1] for m in sitar} == {"sitar", "scores", "loss", "penalty"}
   for module in sitar:
-    for name in imports(known[module])[0]:
+    for name in imports(known[module], known)[0]:
       target = resolve(name, known)
       assert target.startswith("jaxshort.sitar") or rank(target) <= rank("jaxshort.models"), (module, name)
+
+
+def test_no_two_modules_import_each_other():
+  """No cycle in the module-level import graph (a package's __init__ re-exporting its own modules aside)."""
+  known = modules()
+  edges = {m: {resolve(n, known) for n in imports(p, known)[0]} - {m} for m, p in known.items()}
+
+  def reaches(start, goal, seen):
+    for nxt in edges[start]:
+      if nxt == goal:
+        return True
+      if nxt not in seen:
+        seen.add(nxt)
+        if reaches(nxt, goal, seen):
+          return True
+    return False
+
+  cycles = [(a, b) for a in known for b in edges[a]
+            if not (b.startswith(a + ".") or a.startswith(b + ".")) and reaches(b, a, {b})]
+  assert not cycles, cycles

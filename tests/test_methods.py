@@ -6,12 +6,18 @@ import os
 import chex
 import jax
 import numpy as np
+import optax
 import pytest
 
 from configs.sitar import ablation_cmnist, compare_cmnist, colored_mnist, waterbirds
 from jaxshort import data, experiments
 from jaxshort.errors import UserError
 from jaxshort.methods import METHODS
+from jaxshort.methods.lff import BiasedDebiasedPair, lff_objective
+from jaxshort.models import init_variables
+from jaxshort.models.simple import SmallCNN
+from jaxshort.training.state import create_train_state
+from jaxshort.training.steps import make_train_step
 from jaxshort.config import parse_variant, with_overrides
 from tests.conftest import shrink
 
@@ -112,3 +118,17 @@ def test_augment_and_compute_dtype_act_in_every_method(method, tiny_cmnist, tmp_
   assert differs(plain, augmented) and differs(plain, mixed)
   assert {x.dtype for x in jax.tree.leaves(mixed)} == {np.dtype(np.float32)}
   chex.assert_trees_all_close(mixed, plain, atol=0.05)
+
+
+def test_lff_trains_both_backbones_in_training_mode():
+  """Model methods called by an objective (LfF's 'both') get train=True: batch norm updates its statistics."""
+  model = BiasedDebiasedPair(SmallCNN(num_classes=2, widths=(4,)))
+  variables = init_variables(model, jax.random.key(0), (8, 8, 3))
+  state = create_train_state(model, variables, optax.adam(1e-3))
+  batch = {"image": np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3), dtype=np.uint8),
+           "label": np.array([0, 1] * 4, np.int32)}
+  before_step = jax.device_get(variables["batch_stats"])  # the step donates the state's buffers
+  new_state, _ = make_train_step(lff_objective(0.7))(state, batch, jax.random.key(1))
+  for block in ("biased", "debiased"):
+    before, after = before_step[block], jax.device_get(new_state.batch_stats[block])
+    assert any(jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.any(a != b)), before, after))), block

@@ -38,6 +38,8 @@ REGIMES = ("", "majority_only")
 
 def declared_fields(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The fields, with their defaults, that the dataset named `config.name` declares (see the module docstring)."""
+  if "name" not in config:
+    raise UserError(f"a dataset section lacks 'name'; known datasets: {', '.join(DATASETS.names())}")
   DATASETS.get(config.name)  # an unknown name is one clear error
   declared = DEFAULT_CONFIGS[config.name]()
   declared.regime = ""

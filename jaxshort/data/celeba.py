@@ -56,6 +56,10 @@ def task_attributes(config: ml_collections.ConfigDict) -> tuple[str, str]:
     return config.target, config.cue
   if config.task not in TASKS:
     raise UserError(f"dataset.task must be one of {sorted(TASKS) + ['custom']}, got {config.task!r}")
+  if config.target or config.cue:
+    raise UserError(f"dataset.target and dataset.cue are read only with dataset.task='custom'; task "
+                    f"{config.task!r} is {TASKS[config.task][0]} with cue {TASKS[config.task][1]}: set task='custom' "
+                    f"or leave them empty")
   return TASKS[config.task]
 
 

@@ -108,6 +108,9 @@ def main(argv: list[str], overrides: list[str]) -> None:
     _fail("--out is required: the folder for the PNG grids")
   try:
     config = config_lib.load(FLAGS.config, overrides)
+    if "dataset" not in config:
+      _fail(f"{FLAGS.config} has no dataset section (a suite?); pass the config of one run, e.g. "
+            f"configs/erm_cmnist.py")
     dataset = build_dataset(config.dataset, config.seed)
     print("\n".join(inspect_dataset(dataset, FLAGS.out, FLAGS.per_group, config.seed)))
   except UserError as error:

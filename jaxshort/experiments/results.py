@@ -5,11 +5,7 @@ import os
 import jax
 
 from jaxshort import data as data_lib
-from jaxshort.training.workdir import write_json
-
-# Version of the layout of results.json (and of the workdir): 2 since the package's redesign, whose train state
-# also carries the method's state, so workdirs written by version 1 do not resume.
-SCHEMA_VERSION = 2
+from jaxshort.training.workdir import SCHEMA_VERSION, write_json
 
 
 def result_summary(dataset: data_lib.Dataset, split_metrics: dict[str, dict]) -> dict:

@@ -27,17 +27,18 @@ class BiasedDebiasedPair(nn.Module):
     self.biased = self.backbone.clone(name="biased")
     self.debiased = self.backbone.clone(name="debiased")
 
-  def both(self, images: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """images [B, H, W, C] -> (biased logits, debiased logits), each [B, C]."""
-    return self.biased(images), self.debiased(images)
+  def both(self, images: jnp.ndarray, train: bool = False) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """images [B, H, W, C] -> (biased logits, debiased logits), each [B, C]; `train` reaches both backbones
+    (batch statistics, dropout)."""
+    return self.biased(images, train), self.debiased(images, train)
 
   def features(self, images: jnp.ndarray) -> jnp.ndarray:
     return self.debiased.features(images)
 
   def __call__(self, images: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     if self.is_initializing():
-      self.biased(images)
-    return self.debiased(images)
+      self.biased(images, train)
+    return self.debiased(images, train)
 
 
 def generalized_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray, q: float) -> jnp.ndarray:
@@ -46,10 +47,8 @@ def generalized_cross_entropy(logits: jnp.ndarray, labels: jnp.ndarray, q: float
   return (1.0 - jnp.maximum(p_y, 1e-8)**q) / q
 
 
-def lff(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
-  """LfF on the shared backbone; `lff.q` is the GCE exponent."""
-  del erm_dir
-  q = config.lff.q
+def lff_objective(q: float):
+  """The LfF objective of a BiasedDebiasedPair (module docstring); `q` is the GCE exponent."""
 
   def loss_fn(params, batch_stats, method_state, batch, rng, apply_fn):
     labels = batch["label"]
@@ -62,5 +61,11 @@ def lff(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
                "mean_weight": jnp.mean(weight)}
     return loss, (batch_stats, method_state, metrics)
 
+  return loss_fn
+
+
+def lff(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
+  """LfF on the shared backbone; `lff.q` is the GCE exponent."""
+  del erm_dir
   model = BiasedDebiasedPair(build_backbone(config, dataset))
-  return fit(config, dataset, model, run_dir, loss_fn, name="lff")
+  return fit(config, dataset, model, run_dir, lff_objective(config.lff.q), name="lff")

@@ -28,27 +28,39 @@ def model_settings(config: ml_collections.ConfigDict) -> dict:
   return {key: _hashable(value) for key, value in config.to_dict().items() if key not in NOT_MODEL_SETTINGS}
 
 
-def model_fields(name: str) -> tuple[str, ...]:
-  """The settings model `name` declares (its constructor's fields but num_classes), plus the config's own
-  `name` and `pretrained`: every field a `config.model` section of that model may hold."""
+def model_defaults(name: str) -> ml_collections.ConfigDict:
+  """Every field a `config.model` section of model `name` may hold, with its default: `name`, `pretrained`
+  ('': a fresh init) and the model's settings (its constructor's fields but num_classes, at the values its
+  registry entry gives them)."""
   factory = MODELS.get(name)
   cls = factory.func if isinstance(factory, functools.partial) else factory
-  fields = [f.name for f in dataclasses.fields(cls) if f.name not in _MODULE_FIELDS + ("num_classes",)]
-  return tuple(NOT_MODEL_SETTINGS) + tuple(fields)
+  fixed = factory.keywords if isinstance(factory, functools.partial) else {}
+  defaults = ml_collections.ConfigDict({"name": name, "pretrained": ""})
+  for field in dataclasses.fields(cls):
+    if field.name not in _MODULE_FIELDS + ("num_classes",):
+      defaults[field.name] = fixed.get(field.name, field.default)
+  return defaults
+
+
+def model_fields(name: str) -> tuple[str, ...]:
+  """The names of `model_defaults(name)`."""
+  return tuple(model_defaults(name).keys())
 
 
 def model_config(config: ml_collections.ConfigDict, source: str = "the config") -> ml_collections.ConfigDict:
-  """A model section with its declared defaults merged in (`pretrained`: '' trains from a fresh init); a field
-  that model `config.name` does not take is a UserError naming it and `source`."""
-  declared = model_fields(config.name)
+  """A model section over its model's declared defaults (`model_defaults`); a field that model `config.name`
+  does not take is a UserError naming it and `source`."""
+  if "name" not in config:
+    raise UserError(f"the model section in {source} lacks 'name'; known models: {', '.join(MODELS.names())}")
+  merged = model_defaults(config.name)
+  declared = list(merged.keys())
   for key in config.keys():
     if key not in declared:
       close = difflib.get_close_matches(key, declared, n=1)
       hint = f"did you mean {close[0]!r}?" if close else f"its settings: {', '.join(declared)}"
       raise UserError(f"unknown config field model.{key} in {source}: model {config.name!r} does not take "
                       f"{key!r}; {hint}")
-  merged = ml_collections.ConfigDict({"pretrained": ""})
-  merged.update(config)
+    merged[key] = _hashable(config[key])
   return merged
 
 
@@ -94,4 +106,5 @@ def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: 
           for collection, blocks in fresh.items()}
 
 
-__all__ = ["MODELS", "build_model", "init_variables", "initial_variables", "model_config", "model_fields"]
+__all__ = ["MODELS", "build_model", "init_variables", "initial_variables", "model_config", "model_defaults",
+           "model_fields"]

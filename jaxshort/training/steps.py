@@ -64,9 +64,9 @@ def apply_model(apply_fn, params, batch_stats, inputs: jnp.ndarray, rng: jax.Arr
   """The model in training mode on `inputs`: (float32 outputs, new batch statistics).
 
   Batch statistics are updated where the model has them (returned unchanged otherwise); dropout draws from
-  `rng`; `method` names a model method (e.g. 'encode'), None for `__call__`."""
+  `rng`; `method` names a model method (e.g. LfF's 'both'), None for `__call__`; either takes `train`."""
   variables = {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
-  kwargs = {"method": method} if method else {"train": True}  # only `__call__` takes `train`
+  kwargs = {"train": True, **({"method": method} if method else {})}
   if batch_stats:
     outputs, updates = apply_fn(variables, inputs, mutable=["batch_stats"], rngs={"dropout": rng}, **kwargs)
     batch_stats = updates["batch_stats"]
@@ -108,9 +108,9 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, loss_fn: Objectiv
   images = normalize_images(augment_images(batch["image"], augment_rng, augment)).astype(compute_dtype)
   batch = {**batch, "image": images}
 
-  def objective(params):
-    return loss_fn(cast_floating(params, compute_dtype), cast_floating(state.batch_stats, compute_dtype),
-                   state.method_state, batch, rng, state.apply_fn)
+  def objective(params):  # batch statistics stay float32, as the parameters the optimizer holds
+    return loss_fn(cast_floating(params, compute_dtype), state.batch_stats, state.method_state, batch, rng,
+                   state.apply_fn)
 
   (loss, (batch_stats, method_state, metrics)), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
   new_state = state.apply_gradients(grads=grads, batch_stats=cast_floating(batch_stats, jnp.float32),

@@ -12,6 +12,10 @@ import numpy as np
 
 from jaxshort.errors import UserError
 
+# Version of the workdir's layout (config.json, checkpoints, results.json). 2 since the train state also carries
+# the method's state: a workdir written by an earlier version does not resume.
+SCHEMA_VERSION = 2
+
 
 def _jsonable(value: Any) -> Any:
   if isinstance(value, dict):
@@ -68,12 +72,16 @@ def check_config(workdir: str, config: ml_collections.ConfigDict, overwrite: boo
   """Writes config.json into `workdir`. A workdir whose run (checkpoints or results) was made with another config
   is refused, or with `overwrite` moved aside into `workdir/overwritten-<time>/` (nothing is deleted)."""
   path = os.path.join(workdir, "config.json")
-  new = config_dict(config)
+  new = {"schema_version": SCHEMA_VERSION, **config_dict(config)}
   if os.path.exists(path) and has_progress(workdir):
     try:
       old = read_json(path)
     except (OSError, ValueError):
       old = None
+    if isinstance(old, dict) and old.get("schema_version") != SCHEMA_VERSION and not overwrite:
+      raise UserError(f"workdir {workdir!r} holds a run written by an earlier version of jaxshort (workdir schema "
+                      f"{old.get('schema_version', 1)}, now {SCHEMA_VERSION}), which does not resume; pass a new "
+                      f"--workdir, or --overwrite to move that run aside and start afresh")
     if old != new:
       changed = sorted(_differences(old, new)) if isinstance(old, dict) else ["(unreadable config.json)"]
       if not overwrite:
