@@ -11,6 +11,7 @@ Overrides are `--config.a.b=value` strings (launch.py, the sweep command, data.i
 """
 
 import ast
+import copy
 import difflib
 import importlib.util
 import os
@@ -105,7 +106,7 @@ def complete(config: ml_collections.ConfigDict, source: str) -> ml_collections.C
   each model section over its model's (models.model_config), which also refuse undeclared fields; `source`
   names the file in messages. Idempotent: `load` completes before the overrides and again after them (an
   override may name another model)."""
-  config = config.copy_and_resolve_references()
+  config = copy.deepcopy(config)  # field references (get_ref) stay live, so an override reaches what follows it
   for run in sections(config):
     with run.unlocked():
       if "dataset" in run:
@@ -306,10 +307,10 @@ def with_overrides(config: ml_collections.ConfigDict, values: dict[str, Any],
                    source: str = "the config") -> ml_collections.ConfigDict:
   """A copy of `config` with {dotted field: value} set; values that are strings are parsed as overrides are,
   other values must fit the field's type."""
-  copy = ml_collections.ConfigDict(config.to_dict())
+  result = ml_collections.ConfigDict(config.to_dict())
   for dotted, value in _names_first(values.items()):
-    set_field(copy, dotted, value if isinstance(value, str) else repr(value), source)
-  return complete(copy, source)
+    set_field(result, dotted, value if isinstance(value, str) else repr(value), source)
+  return complete(result, source)
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:

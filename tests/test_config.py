@@ -148,3 +148,8 @@ def test_celeba_refuses_a_target_its_task_would_ignore():
   config.target = "Eyeglasses"
   with pytest.raises(UserError, match="task='custom'"):
     data.celeba.task_attributes(config)
+
+
+def test_an_override_reaches_the_fields_that_refer_to_it(tmp_path):
+  path = write_config(tmp_path, "config.eval_every_steps = config.get_ref('num_steps')")
+  assert config_lib.load(path, ["num_steps=7"]).eval_every_steps == 7
