@@ -27,12 +27,13 @@ def batch_indices(num_examples: int, batch_size: int, seed: int, step: int) -> n
 
 
 def train_batches(split: Split, batch_size: int, seed: int, start_step: int = 0) -> Iterator[Split]:
-  """Training batches from `start_step` on, forever; batch k depends only on (seed, k)."""
+  """Training batches from `start_step` on, forever; batch k depends only on (seed, k). Each batch also holds
+  `index`, int32 [B]: the rows' positions in the split (for methods that keep a statistic per example)."""
   num_examples = len(split["label"])
   step = start_step
   while True:
     index = batch_indices(num_examples, batch_size, seed, step)
-    yield {key: value[index] for key, value in split.items()}
+    yield {**{key: value[index] for key, value in split.items()}, "index": index.astype(np.int32)}
     step += 1
 
 

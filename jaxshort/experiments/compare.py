@@ -14,6 +14,7 @@ import time
 
 import ml_collections
 import numpy as np
+import scipy.stats
 
 from jaxshort import data as data_lib
 from jaxshort.config import parse_variant, with_overrides
@@ -26,41 +27,66 @@ from jaxshort.report import sitar_figures
 PAPER_COLORED_MNIST = {"erm": (89.7, 10.3), "jtt": (63.2, 63.8), "chroma_vae": (72.5, 72.4), "sitar": (71.8, 72.5)}
 
 
+def seed_statistics(values: list[float]) -> dict:
+  """Mean over seeds with the sample standard deviation (ddof=1) and the 95% Student-t interval of the mean,
+  mean +- t(0.975, n - 1) * std / sqrt(n); std and interval are None for one seed."""
+  n = len(values)
+  mean = float(np.mean(values))
+  if n < 2:
+    return {"mean": mean, "std": None, "ci95": None, "n": n, "values": values}
+  std = float(np.std(values, ddof=1))
+  half = float(scipy.stats.t.ppf(0.975, n - 1)) * std / np.sqrt(n)
+  return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n, "values": values}
+
+
 def aggregate(rows: dict[str, list[dict]]) -> dict[str, dict]:
-  """{variant: [summary per seed]} -> {variant: {metric: {'mean', 'std', 'values'}}} (std over seeds, ddof 0)."""
+  """{variant: [summary per seed]} -> {variant: {metric: seed_statistics(values over seeds)}}."""
   table = {}
   for name, summaries in rows.items():
     table[name] = {}
     for key in SUMMARY_KEYS + AT_BEST_KEYS:
       values = [s[key] for s in summaries if s.get(key) is not None]
       if values:
-        table[name][key] = {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}
+        table[name][key] = seed_statistics(values)
   return table
+
+
+def cell(statistics: dict | None) -> str:
+  """'mean ± std' in percent ('mean' alone for one seed, '-' for none)."""
+  if not statistics:
+    return "-"
+  if statistics["std"] is None:
+    return f"{100 * statistics['mean']:.1f}"
+  return f"{100 * statistics['mean']:.1f} ± {100 * statistics['std']:.1f}"
 
 
 def markdown_table(table: dict[str, dict], methods: dict[str, str], paper: dict | None,
                    at_best: bool = False) -> str:
-  """The comparison as a markdown table, in percent, mean +- std over seeds; with `at_best`, also the numbers
-  at the best-validation evaluation of the same runs ('-' where a method has none)."""
-  cell = lambda m: f"{100 * m['mean']:.1f} ± {100 * m['std']:.1f}" if m else "-"
+  """The comparison as a markdown table, in percent, mean ± sample std over seeds, then the 95% t interval of
+  each OOD mean and a line saying how many seeds; with `at_best`, also the numbers at the best-validation
+  evaluation of the same runs ('-' where a method has none)."""
   keys = SUMMARY_KEYS + (AT_BEST_KEYS if at_best else ())
-  header = ("| variant | method | group labels | ID acc | OOD acc | OOD worst-group |"
+  header = ("| variant | method | group labels | ID acc | OOD acc | OOD acc, 95% t interval | OOD worst-group |"
             + (" ID / OOD / OOD worst-group at best validation |" if at_best else "")
             + (" paper ID / OOD |" if paper else ""))
   lines = [header, "|" + "---|" * (header.count("|") - 1)]
   for name, metrics in table.items():
     method = methods[name]
     cells = [cell(metrics.get(k)) for k in keys]
+    ood = metrics.get("out_of_distribution_accuracy") or {}
+    interval = "[{:.1f}, {:.1f}]".format(*(100 * x for x in ood["ci95"])) if ood.get("ci95") else "-"
+    cells = cells[:2] + [interval] + cells[2:]
     if at_best:
-      cells = cells[:3] + [" / ".join(cells[3:])]
-    row = (f"| {name} | {method} | {'yes' if method in USES_GROUP_LABELS else 'no'} | "
+      cells = cells[:4] + [" / ".join(cells[4:])]
+    row = (f"| {name} | {method} | {USES_GROUP_LABELS.get(method, 'no')} | "
            + " | ".join(cells) + " |")
     if paper:
       row += f" {'{} / {}'.format(*paper[name]) if name in paper else '-'} |"
     lines.append(row)
+  seeds = sorted({m["n"] for metrics in table.values() for m in metrics.values()})
+  lines.append(f"\n{' or '.join(map(str, seeds))} seed(s) per row; ± is the sample standard deviation over seeds "
+               f"(ddof = 1); the interval is the 95% Student-t interval of the mean.")
   return "\n".join(lines) + "\n"
-
-
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """The `compare` experiment; see the module docstring."""

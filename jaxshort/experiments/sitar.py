@@ -11,11 +11,13 @@ import time
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from jaxshort import data as data_lib
 from jaxshort.experiments.results import environment, result_summary, write_results
 from jaxshort.methods import METHODS, USES_GROUP_LABELS
-from jaxshort.methods.classifier import fit_last_layer
 from jaxshort.methods.common import predict
 from jaxshort.report import sitar_figures
 from jaxshort.report.figures import plot_training
@@ -46,14 +48,15 @@ def score_history(records: list[dict]) -> dict[str, list]:
 def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> float:
   """Diagnostic that uses group labels (never for selection): the OOD accuracy of a linear readout of mu fit
   on the validation split with each (label, cue) group weighing the same. It tells whether the latent holds the
-  label beyond the shortcut at all, apart from whether the trained classifier uses it."""
+  label beyond the shortcut at all, apart from whether the trained classifier uses it. scikit-learn's
+  L2 logistic regression (C = 1) on standardized codes, each example weighted 1 / its group's count."""
   val = dataset.splits[dataset.roles["validation"]]
   ood = dataset.splits[dataset.roles["out_of_distribution"]]
   counts = np.bincount(val["group"], minlength=dataset.num_groups)
-  head = fit_last_layer(encode_mean(state, val, batch_size), val["label"], 1.0 / counts[val["group"]],
-                        dataset.num_classes, l2=1e-3)
-  logits = encode_mean(state, ood, batch_size) @ np.asarray(head["kernel"]) + np.asarray(head["bias"])
-  return float(np.mean(logits.argmax(-1) == ood["label"]))
+  probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+  probe.fit(encode_mean(state, val, batch_size), val["label"],
+            logisticregression__sample_weight=1.0 / counts[val["group"]])
+  return float(np.mean(probe.predict(encode_mean(state, ood, batch_size)) == ood["label"]))
 
 
 def latent_report(state, dataset: data_lib.Dataset, batch_size: int) -> dict:

@@ -16,6 +16,7 @@ for _name, _method in [("erm", erm), ("jtt", jtt), ("lff", lff), ("chroma_vae", 
                        ("group_dro", group_dro), ("dfr", dfr)]:
   METHODS.register(_name)(_method)
 
-USES_GROUP_LABELS = frozenset({"group_dro", "dfr"})
+# The methods that use group labels beyond building the splits, and where.
+USES_GROUP_LABELS = {"group_dro": "train + val", "dfr": "val", "jtt": "val"}
 
 __all__ = ["METHODS", "USES_GROUP_LABELS"]

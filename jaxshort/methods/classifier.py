@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from jaxshort.data import Dataset
 from jaxshort.methods.common import build_backbone, fit, predict
@@ -23,84 +25,144 @@ def erm(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
   return fit(config, dataset, build_backbone(config, dataset), erm_dir, cross_entropy_objective, name="erm")
 
 
+def jtt_weights(wrong: np.ndarray, upweight: float) -> np.ndarray:
+  """JTT's per-example weights float32 [N]: lambda_up for the error set, 1 elsewhere (Liu et al., 2021, eq. 2)."""
+  return np.where(wrong, upweight, 1.0).astype(np.float32)
+
+
 def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
-  """Just Train Twice: a short ERM run (`jtt.first_steps`, last state), then a fresh model trained with the
-  training examples it gets wrong weighted by `jtt.upweight`."""
+  """Just Train Twice (Liu et al., 2021): a short ERM run (`jtt.first_steps`, last state) finds the error set;
+  then, for each lambda_up of `jtt.upweights`, a fresh model trained with the error set weighted by it. As in
+  the paper, lambda_up is chosen by the worst-group accuracy on the validation split (so JTT uses validation
+  group labels)."""
   del erm_dir
   model = build_backbone(config, dataset)
   first, _ = fit(config, dataset, model, os.path.join(run_dir, "identify"), cross_entropy_objective,
                  num_steps=config.jtt.first_steps, select=False, name="jtt-identify")
-  train_name = dataset.roles["train"]
+  train_name, val = dataset.roles["train"], dataset.splits[dataset.roles["validation"]]
   train = dict(dataset.splits[train_name])
   wrong = predict(first, train, config.eval_batch_size).argmax(-1) != train["label"]
-  train["weight"] = np.where(wrong, config.jtt.upweight, 1.0).astype(np.float32)
-  reweighted = dataclasses.replace(dataset, splits={**dataset.splits, train_name: train})
-  state, info = fit(config, reweighted, model, os.path.join(run_dir, "final"), cross_entropy_objective, name="jtt")
-  return state, {**info, "error_set_size": int(wrong.sum()), "error_set_fraction": float(wrong.mean())}
+  candidates = {}
+  for upweight in config.jtt.upweights:
+    reweighted = dataclasses.replace(dataset, splits={**dataset.splits, train_name: {
+        **train, "weight": jtt_weights(wrong, upweight)}})
+    state, info = fit(config, reweighted, model, os.path.join(run_dir, f"final_upweight{upweight:g}"),
+                      cross_entropy_objective, name=f"jtt-{upweight:g}")
+    score = worst_group_accuracy(predict(state, val, config.eval_batch_size).argmax(-1), val["label"], val["group"])
+    candidates[upweight] = (score, state, info)
+  best = max(config.jtt.upweights, key=lambda u: candidates[u][0])
+  _, state, info = candidates[best]
+  return state, {**info, "error_set_size": int(wrong.sum()), "error_set_fraction": float(wrong.mean()),
+                 "upweight": best, "validation_worst_group_accuracy_by_upweight": {
+                     f"{u:g}": candidates[u][0] for u in config.jtt.upweights}}
 
 
-def group_dro_loss(step_size: float, num_groups: int):
-  """GroupDRO objective on one batch: sum_g q_g L_g with q = softmax(step_size * L) over the groups present,
-  a constant of the step. This is the closed-form worst case of a KL-regularized adversary, computed per batch,
-  rather than the online exponentiated-gradient q of Sagawa et al. (2020); it needs no state across steps."""
+def group_losses(losses: jnp.ndarray, groups: jnp.ndarray, num_groups: int) -> jnp.ndarray:
+  """Mean loss of each group in a batch, 0 for a group the batch lacks: losses [B], groups int [B] -> [G]."""
+  onehot = jax.nn.one_hot(groups, num_groups)
+  return (losses @ onehot) / jnp.maximum(onehot.sum(0), 1.0)
+
+
+def group_dro_weights(q: jnp.ndarray, group_loss: jnp.ndarray, step_size: float) -> jnp.ndarray:
+  """One step of GroupDRO's online adversary (Sagawa et al., 2020, Algorithm 1): q <- q * exp(step_size * L_g),
+  renormalized. q, group_loss [G] -> [G]; a group the batch lacks has L_g = 0, as in the authors' code."""
+  q = q * jnp.exp(step_size * jax.lax.stop_gradient(group_loss))
+  return q / jnp.sum(q)
+
+
+def group_dro_objective(step_size: float, num_groups: int):
+  """GroupDRO: the group weights q (the method state, uniform at the start) take one exponentiated-gradient
+  step on the batch's group losses, then the loss is sum_g q_g L_g with the new q, a constant of the step."""
 
   def loss_fn(params, batch_stats, method_state, batch: dict, rng: jax.Array, apply_fn):
     logits, batch_stats = apply_model(apply_fn, params, batch_stats, batch["image"], rng)
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-    onehot = jax.nn.one_hot(batch["group"], num_groups)
-    counts = onehot.sum(0)
-    group_loss = (losses @ onehot) / jnp.maximum(counts, 1.0)
-    logits_q = jnp.where(counts > 0, step_size * jax.lax.stop_gradient(group_loss), -jnp.inf)
-    q = jax.nn.softmax(logits_q)
-    metrics = {"accuracy": batch_accuracy(logits, batch["label"]),
-               "worst_batch_group_loss": jnp.max(jnp.where(counts > 0, group_loss, 0.0))}
-    return jnp.sum(q * group_loss), (batch_stats, method_state, metrics)
+    group_loss = group_losses(losses, batch["group"], num_groups)
+    q = group_dro_weights(method_state["q"], group_loss, step_size)
+    metrics = {"accuracy": batch_accuracy(logits, batch["label"]), "worst_batch_group_loss": jnp.max(group_loss),
+               **{f"q_{g}": q[g] for g in range(num_groups)}}
+    return jnp.sum(q * group_loss), (batch_stats, {"q": q}, metrics)
 
   return loss_fn
 
 
 def group_dro(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
-  """GroupDRO (uses training group labels)."""
+  """GroupDRO (Sagawa et al., 2020; uses training group labels). With `group_dro.early_stopping` the run keeps
+  the evaluation with the best worst-group validation accuracy, the paper's early-stopping remedy (it uses
+  validation group labels too); otherwise the config's own selection rule."""
   del erm_dir
-  loss_fn = group_dro_loss(config.group_dro.step_size, dataset.num_groups)
-  return fit(config, dataset, build_backbone(config, dataset), run_dir, loss_fn, name="group_dro")
+  objective = group_dro_objective(config.group_dro.step_size, dataset.num_groups)
+  q0 = {"q": jnp.full(dataset.num_groups, 1.0 / dataset.num_groups, jnp.float32)}
+  early = config.group_dro.early_stopping
+  return fit(config, dataset, build_backbone(config, dataset), run_dir, objective, name="group_dro",
+             method_state=q0, select=True if early else None,
+             select_metric="worst_group_accuracy" if early else "balanced_accuracy")
 
 
-def fit_last_layer(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, num_classes: int,
-                   l2: float, steps: int = 500) -> dict:
-  """Weighted, L2-regularized logistic regression: features [N, k], labels [N], weights [N] ->
-  {'kernel': [k, C], 'bias': [C]} (full-batch Adam)."""
-  x, y, w = jnp.asarray(features), jnp.asarray(labels), jnp.asarray(weights / weights.sum())
-  params = {"kernel": jnp.zeros((x.shape[1], num_classes)), "bias": jnp.zeros(num_classes)}
+def group_balanced_index(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+  """Row indices [G * m] of a group-balanced subset: m = the smallest group's size rows of every group present,
+  drawn without replacement from `rng`, sorted."""
+  present = np.unique(groups[groups >= 0])
+  size = min(int(np.sum(groups == g)) for g in present)
+  return np.sort(np.concatenate([rng.choice(np.flatnonzero(groups == g), size, replace=False) for g in present]))
 
-  def loss(p):
-    ce = optax.softmax_cross_entropy_with_integer_labels(x @ p["kernel"] + p["bias"], y)
-    return jnp.sum(w * ce) + l2 * jnp.sum(p["kernel"]**2)
 
-  tx = optax.adam(1e-2)
+def worst_group_accuracy(predictions: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
+  return float(min(np.mean(predictions[groups == g] == labels[groups == g]) for g in np.unique(groups[groups >= 0])))
 
-  @jax.jit
-  def run(p):
-    def body(carry, _):
-      p, opt = carry
-      updates, opt = tx.update(jax.grad(loss)(p), opt)
-      return (optax.apply_updates(p, updates), opt), None
-    return jax.lax.scan(body, (p, tx.init(p)), None, length=steps)[0][0]
 
-  return run(params)
+def as_dense_head(model: LogisticRegression, scaler: StandardScaler, num_classes: int) -> dict:
+  """{'kernel': [k, C], 'bias': [C]} computing the logits of `model` on unscaled features: the standardization
+  folded into the weights; a binary model's one score becomes the logit of class 1 against 0."""
+  coef, intercept = model.coef_ / scaler.scale_, model.intercept_ - (model.coef_ * scaler.mean_ / scaler.scale_).sum(1)
+  if num_classes == 2 and coef.shape[0] == 1:
+    coef, intercept = np.concatenate([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+  return {"kernel": coef.T.astype(np.float32), "bias": intercept.astype(np.float32)}
+
+
+def dfr_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, num_classes: int,
+             strengths: tuple[float, ...], num_refits: int, seed: int) -> tuple[dict, dict]:
+  """Deep Feature Reweighting's last layer (Kirichenko et al., 2023, section 5 and the authors' code), from
+  validation features [N, k], labels and groups [N]:
+  1. features standardized (scikit-learn's StandardScaler on all of them);
+  2. the inverse L1 strength C chosen from `strengths`: an L1 logistic regression (liblinear) fit on a
+     group-balanced subset of one random half, scored by worst-group accuracy on the other half;
+  3. with that C, `num_refits` fits on group-balanced subsets of all the features, their weights averaged.
+  Returns the head {'kernel' [k, C], 'bias' [C]} on unscaled features, and what was chosen."""
+  rng = np.random.default_rng([seed, 0xDF8])
+  scaler = StandardScaler().fit(features)
+  x = scaler.transform(features)
+  half = rng.permutation(len(labels)) < len(labels) // 2
+  tune, score = np.flatnonzero(half), np.flatnonzero(~half)
+  scores = {}
+  for strength in strengths:
+    fit_rows = tune[group_balanced_index(groups[tune], rng)]
+    model = LogisticRegression(l1_ratio=1.0, C=strength, solver="liblinear").fit(x[fit_rows], labels[fit_rows])
+    scores[strength] = worst_group_accuracy(model.predict(x[score]), labels[score], groups[score])
+  best = max(strengths, key=lambda c: (scores[c], -c))  # ties: the stronger regularization
+  coefs, intercepts = [], []
+  for _ in range(num_refits):
+    rows = group_balanced_index(groups, rng)
+    model = LogisticRegression(l1_ratio=1.0, C=best, solver="liblinear").fit(x[rows], labels[rows])
+    coefs.append(model.coef_)
+    intercepts.append(model.intercept_)
+  model.coef_, model.intercept_ = np.mean(coefs, 0), np.mean(intercepts, 0)
+  return as_dense_head(model, scaler, num_classes), {
+      "inverse_l1_strength": best, "tuning_worst_group_accuracy": {str(c): v for c, v in scores.items()},
+      "refits": num_refits}
 
 
 def dfr(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
-  """Deep Feature Reweighting: the ERM model's last layer refit on the validation split, group-balanced (each
-  group weighs the same in total). Uses validation group labels; the validation metrics are then in-sample."""
+  """Deep Feature Reweighting: the ERM model's last layer refit on the validation split (`dfr_head`). Uses
+  validation group labels; the validation metrics are then in-sample."""
   del run_dir
   state, info = fit(config, dataset, build_backbone(config, dataset), erm_dir, cross_entropy_objective, name="erm")
   val = dataset.splits[dataset.roles["validation"]]
   features = predict(state, val, config.eval_batch_size, method="features")
-  counts = np.bincount(val["group"], minlength=dataset.num_groups)
-  head = fit_last_layer(features, val["label"], 1.0 / counts[val["group"]], dataset.num_classes, config.dfr.l2)
+  head, chosen = dfr_head(features, val["label"], val["group"], dataset.num_classes, tuple(config.dfr.strengths),
+                          config.dfr.refits, config.seed)
   params = jax.device_get(state.params)
-  params = {**params, "classifier": {**params["classifier"], "out": jax.device_get(head)}}
+  params = {**params, "classifier": {**params["classifier"], "out": head}}
   placed = jax.device_put(params, jax.tree.map(lambda x: x.sharding, state.params))
   info.pop("best_validation", None)  # the ERM run's, not the refit model's
-  return state.replace(params=placed), {**info, "last_layer_examples": int(len(val["label"]))}
+  return state.replace(params=placed), {**info, "dfr": chosen, "last_layer_examples": int(len(val["label"]))}

@@ -34,19 +34,20 @@ def build_backbone(config: ml_collections.ConfigDict, dataset: Dataset, name: st
 
 
 class BestByValidation:
-  """`on_eval` callback of `train_classifier`: keeps the parameters with the best validation balanced accuracy."""
+  """`on_eval` callback of `train_classifier`: keeps the parameters with the best validation `metric`
+  (balanced accuracy, which needs no group labels, or worst-group accuracy, which does)."""
 
-  def __init__(self, run_dir: str, validation_split: str):
+  def __init__(self, run_dir: str, validation_split: str, metric: str = "balanced_accuracy"):
     self.params_path = os.path.join(run_dir, "best.msgpack")
     self.info_path = os.path.join(run_dir, "best.json")
-    self.split = validation_split
+    self.split, self.metric = validation_split, metric
     self.info = read_json(self.info_path) if os.path.exists(self.info_path) else None
 
   def __call__(self, step: int, state: TrainState, results: dict) -> None:
-    score = results[self.split]["balanced_accuracy"]
-    if self.info is None or score > self.info["validation_balanced_accuracy"]:
+    score = results[self.split][self.metric]
+    if self.info is None or score > self.info["score"]:
       keep = ("accuracy", "balanced_accuracy", "worst_group_accuracy")
-      self.info = {"step": int(step), "validation_balanced_accuracy": float(score),
+      self.info = {"step": int(step), "metric": f"validation {self.metric}", "score": float(score),
                    "metrics": {name: {k: float(m[k]) for k in keep if k in m} for name, m in results.items()}}
       with open(self.params_path, "wb") as f:
         f.write(serialization.to_bytes(jax.device_get(state.params)))
@@ -66,14 +67,15 @@ SELECTION_RULES = ("best_validation", "last")
 
 def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, run_dir: str, loss_fn,
         num_steps: int | None = None, select: bool | None = None, name: str = "train",
-        method_state=None) -> tuple[TrainState, dict]:
+        method_state=None, select_metric: str = "balanced_accuracy") -> tuple[TrainState, dict]:
   """Trains `model` on the objective `loss_fn` (training/steps.py), starting from `method_state`, for
   `num_steps` (default `config.num_steps`).
 
-  Returns the selected state and {'selected_step', ...}: the evaluation with the best validation balanced
-  accuracy, or the last state if `select` is False. `select` defaults to `config.selection` ('best_validation',
-  the default, or 'last'). The best-validation evaluation is tracked either way: `best_validation` in the
-  returned dict holds its step, score and every split's metrics at that step, so one run reports both rules.
+  Returns the selected state and {'selected_step', ...}: the evaluation with the best validation
+  `select_metric` (balanced accuracy: no group labels), or the last state if `select` is False. `select`
+  defaults to `config.selection` ('best_validation' or 'last'). The best-validation evaluation is tracked
+  either way: `best_validation` in the returned dict holds its step, score and every split's metrics at that
+  step, so one run reports both rules.
   """
   if select is None:
     if config.selection not in SELECTION_RULES:
@@ -82,7 +84,7 @@ def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, r
   if num_steps is not None and num_steps != config.num_steps:
     config = with_overrides(config, {"num_steps": num_steps})
   variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
-  selector = BestByValidation(run_dir, dataset.roles["validation"])
+  selector = BestByValidation(run_dir, dataset.roles["validation"], select_metric)
   state = train_classifier(config, dataset, model, run_dir, variables=variables, name=name, loss_fn=loss_fn,
                            method_state=method_state, on_eval=selector)
   best = dict(selector.info or {})

@@ -52,11 +52,11 @@ def plot_comparison(table: dict, path: str, oracle: float | None = None) -> None
   fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names)), 4))
   for i, (key, label) in enumerate(keys):
     ax.bar(x + (i - 1) * width, [table[n][key]["mean"] for n in names], width,
-           yerr=[table[n][key]["std"] for n in names], capsize=2, label=label)
+           yerr=[table[n][key]["std"] or 0.0 for n in names], capsize=2, label=label)
   if oracle is not None:
     ax.axhline(oracle, color="k", ls="--", lw=1, label=f"oracle OOD {oracle:.2f}")
   ax.set_xticks(x, names, rotation=20, fontsize=8)
-  ax.set(ylim=(0, 1.02), ylabel="accuracy", title="mean ± std over seeds")
+  ax.set(ylim=(0, 1.02), ylabel="accuracy", title="mean ± sample std over seeds")
   ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)

@@ -1,0 +1,106 @@
+"""Each baseline's objective against numbers worked out by hand from its own paper's definition."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxshort.methods.lff import ema_update, initial_state, relative_difficulty
+from jaxshort.methods.classifier import (dfr_head, group_balanced_index, group_dro_objective, group_dro_weights,
+                                         group_losses, jtt_weights, worst_group_accuracy)
+from jaxshort.models import init_variables
+from jaxshort.models.simple import MLP
+from jaxshort.training.state import create_train_state
+from jaxshort.training.steps import classification_loss, make_train_step
+
+
+def test_group_losses_average_within_groups_and_zero_absent_ones():
+  losses = jnp.array([1.0, 3.0, 2.0, 4.0])
+  np.testing.assert_allclose(group_losses(losses, jnp.array([0, 0, 2, -1]), 4), [2.0, 0.0, 2.0, 0.0])
+
+
+def test_group_dro_weights_follow_three_hand_computed_steps():
+  """q <- q * exp(eta * L_g), renormalized (Sagawa et al., 2020, Algorithm 1), eta = 0.5, 4 groups."""
+  q = jnp.full(4, 0.25)
+  steps = [jnp.array([1.0, 2.0, 0.0, 0.0]), jnp.array([0.0, 2.0, 2.0, 0.0]), jnp.array([1.0, 0.0, 0.0, 4.0])]
+  # By hand: the unnormalized q after step k is 0.25 * exp(0.5 * sum of the losses so far), i.e. exp of
+  # 0.5 * [1, 2, 0, 0], then [1, 4, 2, 0], then [2, 4, 2, 4].
+  exponents = [np.array([0.5, 1.0, 0.0, 0.0]), np.array([0.5, 2.0, 1.0, 0.0]), np.array([1.0, 2.0, 1.0, 2.0])]
+  expected_first = np.array([1.6487213, 2.7182818, 1.0, 1.0]) / 6.3670031
+  for losses, exponent in zip(steps, exponents):
+    q = group_dro_weights(q, losses, 0.5)
+    np.testing.assert_allclose(q, np.exp(exponent) / np.exp(exponent).sum(), rtol=1e-6)
+    if exponent is exponents[0]:
+      np.testing.assert_allclose(q, expected_first, rtol=1e-6)
+  np.testing.assert_allclose(q, [0.13447071, 0.36552929, 0.13447071, 0.36552929], rtol=1e-6)  # 1 / (2 + 2e)
+
+
+def test_group_dro_step_carries_q_and_weights_the_loss_with_it():
+  """Through the one training step: q lives in the method state across steps; the loss is sum_g q_g L_g."""
+  model = MLP(num_classes=2, widths=(4,))
+  variables = init_variables(model, jax.random.key(0), (4, 4, 1))
+  state = create_train_state(model, variables, optax.sgd(0.0), method_state={"q": jnp.full(4, 0.25)})
+  rng = np.random.default_rng(0)
+  batch = {"image": rng.integers(0, 256, (8, 4, 4, 1), dtype=np.uint8), "label": np.array([0, 1] * 4, np.int32),
+           "group": np.array([0, 1, 2, 3, 0, 1, 0, 0], np.int32)}
+  step = make_train_step(group_dro_objective(0.3, 4))
+  logits = model.apply(variables, (batch["image"].astype(np.float32) * 2 / 255 - 1), train=False)
+  per_example = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+  group_loss = np.array([per_example[batch["group"] == g].mean() for g in range(4)])
+  q = np.full(4, 0.25)
+  for _ in range(3):  # learning rate 0: the same group losses at every step
+    state, metrics = step(state, batch, jax.random.key(1))
+    q = q * np.exp(0.3 * group_loss)
+    q /= q.sum()
+    np.testing.assert_allclose(state.method_state["q"], q, rtol=1e-5)
+    assert float(metrics["loss"]) == pytest.approx(float(q @ group_loss), rel=1e-5)
+
+
+def test_lff_moving_averages_and_relative_difficulty_by_hand():
+  """Nam et al. (2020): per-example EMA of the loss (decay 0.7; the first value as is), each divided by the
+  largest EMA of its class, W = l_b / (l_b + l_d)."""
+  ema, seen = initial_state(4)["ema_b"], jnp.zeros(4)
+  ema, seen = ema_update(ema, seen, jnp.array([0, 2]), jnp.array([1.0, 2.0]), 0.7)
+  np.testing.assert_allclose(ema, [1.0, 0.0, 2.0, 0.0])
+  ema, seen = ema_update(ema, seen, jnp.array([0, 1]), jnp.array([3.0, 4.0]), 0.7)
+  np.testing.assert_allclose(ema, [0.7 * 1.0 + 0.3 * 3.0, 4.0, 2.0, 0.0])
+  np.testing.assert_allclose(seen, [1.0, 1.0, 1.0, 0.0])
+  train_labels = jnp.array([0, 0, 1, 1])
+  ema_d = jnp.array([1.0, 1.0, 1.0, 0.5])
+  weight = relative_difficulty(ema, ema_d, jnp.array([0, 2]), jnp.array([0, 1]), train_labels, 2)
+  # class 0: l_b = 1.6 / 4 = 0.4, l_d = 1 / 1; class 1: l_b = 2 / 2, l_d = 1 / 1
+  np.testing.assert_allclose(weight, [0.4 / 1.4, 0.5], rtol=1e-6)
+
+
+def test_jtt_weights_upweight_the_error_set():
+  np.testing.assert_array_equal(jtt_weights(np.array([True, False, True]), 20.0), [20.0, 1.0, 20.0])
+
+
+def test_erm_objective_is_the_weighted_mean_cross_entropy():
+  logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+  labels = jnp.array([0, 0, 1])
+  ce = -np.log(np.exp(np.asarray(logits))[np.arange(3), np.asarray(labels)] / np.exp(np.asarray(logits)).sum(1))
+  assert float(classification_loss(logits, {"label": labels})) == pytest.approx(ce.mean(), rel=1e-6)
+  weights = jnp.array([1.0, 6.0, 1.0])
+  assert float(classification_loss(logits, {"label": labels, "weight": weights})) == pytest.approx(
+      (ce * np.array([1, 6, 1])).sum() / 8, rel=1e-6)
+
+
+def test_dfr_head_reads_the_core_feature_and_ignores_the_spurious_one():
+  """DFR's refit on group-balanced validation data: with a core feature (label, noisy) and a spurious feature
+  that equals the label in 90% of rows, the balanced L1 logistic regression weights the core feature, and the
+  dense head it returns computes scikit-learn's decision on unscaled features."""
+  rng = np.random.default_rng(0)
+  n = 2000
+  labels = rng.integers(0, 2, n)
+  cue = np.where(rng.random(n) < 0.9, labels, 1 - labels)
+  features = np.stack([labels + 0.6 * rng.normal(size=n), cue + 0.05 * rng.normal(size=n), rng.normal(size=n)], 1)
+  groups = labels * 2 + cue
+  head, chosen = dfr_head(features, labels, groups, 2, (1.0, 0.1, 0.01), num_refits=5, seed=0)
+  weight = head["kernel"][:, 1] - head["kernel"][:, 0]  # the logit of class 1 against class 0
+  assert abs(weight[0]) > 3 * abs(weight[1]) and chosen["inverse_l1_strength"] in (1.0, 0.1, 0.01)
+  predictions = (features @ head["kernel"] + head["bias"]).argmax(1)
+  assert worst_group_accuracy(predictions, labels, groups) > 0.7  # ERM on the cue would get ~0 on two groups
+  index = group_balanced_index(groups, np.random.default_rng(1))
+  assert len(set(np.bincount(groups[index]))) == 1
