@@ -14,7 +14,6 @@ import time
 
 import ml_collections
 import numpy as np
-import scipy.stats
 
 from jaxshort import data as data_lib
 from jaxshort.config import parse_variant, with_overrides
@@ -30,6 +29,9 @@ PAPER_COLORED_MNIST = {"erm": (89.7, 10.3), "jtt": (63.2, 63.8), "chroma_vae": (
 def seed_statistics(values: list[float]) -> dict:
   """Mean over seeds with the sample standard deviation (ddof=1) and the 95% Student-t interval of the mean,
   mean +- t(0.975, n - 1) * std / sqrt(n); std and interval are None for one seed."""
+  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
+  # launch.py process (and every bad-input test) would otherwise pay
+  import scipy.stats  # pylint: disable=import-outside-toplevel
   n = len(values)
   mean = float(np.mean(values))
   if n < 2:

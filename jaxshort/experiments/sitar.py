@@ -11,9 +11,6 @@ import time
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from jaxshort import data as data_lib
 from jaxshort.experiments.results import environment, result_summary, write_results
@@ -50,6 +47,11 @@ def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> f
   on the validation split with each (label, cue) group weighing the same. It tells whether the latent holds the
   label beyond the shortcut at all, apart from whether the trained classifier uses it. scikit-learn's
   L2 logistic regression (C = 1) on standardized codes, each example weighted 1 / its group's count."""
+  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
+  # launch.py process (and every bad-input test) would otherwise pay
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
+  from sklearn.pipeline import make_pipeline  # pylint: disable=import-outside-toplevel
+  from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
   val = dataset.splits[dataset.roles["validation"]]
   ood = dataset.splits[dataset.roles["out_of_distribution"]]
   counts = np.bincount(val["group"], minlength=dataset.num_groups)

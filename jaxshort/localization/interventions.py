@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import scipy.stats
 
 from jaxshort.errors import UserError
 from jaxshort.training.optimizers import make_optimizer
@@ -88,6 +87,9 @@ def scale_blocks(scales: dict[str, float]) -> optax.GradientTransformation:
 def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
   """Spearman rank correlation of two float [n] arrays (scipy.stats.spearmanr, ties at their average rank);
   None where n < 3 or either is constant."""
+  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
+  # launch.py process (and every bad-input test) would otherwise pay
+  import scipy.stats  # pylint: disable=import-outside-toplevel
   x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
   if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
     return None

@@ -11,8 +11,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from jaxshort.data import Dataset
 from jaxshort.methods.common import build_backbone, fit, predict
@@ -111,7 +109,7 @@ def worst_group_accuracy(predictions: np.ndarray, labels: np.ndarray, groups: np
   return float(min(np.mean(predictions[groups == g] == labels[groups == g]) for g in np.unique(groups[groups >= 0])))
 
 
-def as_dense_head(model: LogisticRegression, scaler: StandardScaler, num_classes: int) -> dict:
+def as_dense_head(model, scaler, num_classes: int) -> dict:
   """{'kernel': [k, C], 'bias': [C]} computing the logits of `model` on unscaled features: the standardization
   folded into the weights; a binary model's one score becomes the logit of class 1 against 0."""
   coef, intercept = model.coef_ / scaler.scale_, model.intercept_ - (model.coef_ * scaler.mean_ / scaler.scale_).sum(1)
@@ -129,6 +127,10 @@ def dfr_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, num_c
      group-balanced subset of one random half, scored by worst-group accuracy on the other half;
   3. with that C, `num_refits` fits on group-balanced subsets of all the features, their weights averaged.
   Returns the head {'kernel' [k, C], 'bias' [C]} on unscaled features, and what was chosen."""
+  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
+  # launch.py process (and every bad-input test) would otherwise pay
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
+  from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
   rng = np.random.default_rng([seed, 0xDF8])
   scaler = StandardScaler().fit(features)
   x = scaler.transform(features)
