@@ -89,8 +89,9 @@ def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, r
                            method_state=method_state, on_eval=selector)
   best = dict(selector.info or {})
   if not select:
-    return state, {"selected_step": int(jax.device_get(state.step)), "best_validation": best}
-  return selector.best_state(state), {"selected_step": best.get("step"), "best_validation": best}
+    return state, {"rule": "last", "selected_step": int(jax.device_get(state.step)), "best_validation": best}
+  return selector.best_state(state), {"rule": f"best validation {select_metric}", "selected_step": best.get("step"),
+                                      "best_validation": best}
 
 
 def predict(state: TrainState, split: dict, batch_size: int, method=None) -> np.ndarray:
