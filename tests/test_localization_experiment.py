@@ -182,7 +182,12 @@ def test_pca_recovers_two_planted_profile_shapes():
               for p in [early] * 5 + [late] * 5]
   vectors = np.stack([pca.profile_vector(p, 8) for p in profiles])
   chex.assert_shape(vectors, (10, 16))
-  np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0)
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, :8], axis=1), 1.0)  # each series on its own
+  np.testing.assert_allclose(np.linalg.norm(vectors[:, 8:], axis=1), 1.0)
+  # C 20x smaller than E still weighs as much: scaling C leaves the vector unchanged.
+  scaled = {"spurious_encoding": early["spurious_encoding"],
+            "core_forgetting": [0.05 * c for c in early["core_forgetting"]]}
+  np.testing.assert_allclose(pca.profile_vector(scaled, 8), pca.profile_vector(early, 8), atol=1e-12)
   result = pca.pca(vectors, 3)
   assert result["explained_variance_ratio"][0] > 0.9
   first = result["scores"][:, 0]
@@ -234,3 +239,24 @@ def test_localize_end_to_end_and_axes(tmp_path, capsys):
   plot_axes(axes, os.path.join(out, "again.png"))
   assert len(axes["runs"]) == 2 and len(axes["loadings"][0]) == 8
   assert os.path.getsize(os.path.join(out, "axes.png")) > 0
+
+
+def test_a_label_only_feature_reads_the_cue_at_chance_on_the_cue_probe_set():
+  """2 classes, 2 cues: on T_conflict the cue is 1 - label, so a feature holding only the label would score 100%
+  cue accuracy there; on the cue probe set (aligned and conflicting, group-balanced) it scores chance."""
+  rng = np.random.default_rng(0)
+  def split(cue_of):
+    labels = rng.integers(0, 2, 600).astype(np.int32)
+    cues = cue_of(labels).astype(np.int32)
+    return {"image": np.zeros((600, 1, 1, 1), np.uint8), "label": labels, "cue": cues, "group": labels * 2 + cues,
+            "id": np.arange(600, dtype=np.int32)}
+  aligned, conflict = split(lambda y: y), split(lambda y: 1 - y)
+  label_feature = lambda s: np.stack([s["label"] + 0.1 * rng.normal(size=len(s["label"])),
+                                      rng.normal(size=len(s["label"]))], 1)
+  assert probes.ridge_probe_accuracy(label_feature(conflict), conflict["cue"], 2, 1.0) == 1.0  # the confound
+  cue_set = probes.cue_probe_set(aligned, conflict, seed=0)
+  counts = np.bincount(cue_set["group"], minlength=4)
+  assert len(set(counts)) == 1 and counts[0] > 0
+  assert abs(probes.ridge_probe_accuracy(label_feature(cue_set), cue_set["cue"], 2, 1.0) - 0.5) < 0.08
+  cue_feature = np.stack([cue_set["cue"] + 0.1 * rng.normal(size=len(cue_set["cue"]))], 1)
+  assert probes.ridge_probe_accuracy(cue_feature, cue_set["cue"], 2, 1.0) > 0.95  # a real cue feature is read

@@ -19,7 +19,7 @@ from jaxshort.experiments.results import environment, write_results
 from jaxshort.localization import interventions as interventions_lib
 from jaxshort.localization.hybrids import hybrid_masks, hybrid_table
 from jaxshort.localization.pairs import Pair, test_splits, train_pair, train_run
-from jaxshort.localization.probes import probe_accuracies
+from jaxshort.localization.probes import cue_probe_set, probe_accuracies
 from jaxshort.localization.shapley import shortcut_scores
 from jaxshort.report import localization_figures as figures
 from jaxshort.training.state import num_params
@@ -118,7 +118,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   probes = None
   if config.localize.probes:
-    label_set, cue_set = dataset.splits[dataset.roles["clean_test"]], dataset.splits[dataset.roles["conflict_test"]]
+    label_set = dataset.splits[dataset.roles["clean_test"]]
+    cue_set = cue_probe_set(dataset.splits[dataset.roles["aligned_test"]],
+                            dataset.splits[dataset.roles["conflict_test"]], config.seed)
     probes = {run: probe_accuracies(model, variables, blocks, label_set, cue_set, dataset.num_classes,
                                     dataset.num_cues, config.localize.probe_ridge, config.localize.probe_grid)
               for run, variables in (("clean", pair.clean), ("skewed", pair.skewed))}

@@ -2,8 +2,9 @@
 
 A profile is a run's per-block spurious encoding E and core forgetting C. Models have different numbers of
 blocks, so each series is placed at the relative depths (b + 0.5) / K of its blocks and linearly interpolated onto
-a common grid of G depths; E and C are concatenated into one vector [2G] and scaled to unit L2 norm, so PCA
-compares where the shortcut lives, not how large it is. PCA is by SVD of the centred vectors.
+a common grid of G depths; each series is scaled to unit L2 norm on its own (C is typically 20x smaller than E,
+and a joint norm would let E alone set the axes), then the two are concatenated into one vector [2G], so PCA
+compares where each effect lives, not how large it is. PCA is by SVD of the centred vectors.
 """
 
 import glob
@@ -28,10 +29,12 @@ def resample_profile(values: Sequence[float], grid_size: int) -> np.ndarray:
 
 
 def profile_vector(profile: dict, grid_size: int, keys: Sequence[str] = PROFILE_KEYS) -> np.ndarray:
-  """float [len(keys) * G]: the resampled series of `keys` concatenated, scaled to unit L2 norm (zero stays 0)."""
-  vector = np.concatenate([resample_profile(profile[k], grid_size) for k in keys])
-  norm = np.linalg.norm(vector)
-  return vector / norm if norm > 0 else vector
+  """float [len(keys) * G]: the resampled series of `keys`, each scaled to unit L2 norm on its own (a zero series
+  stays 0), concatenated."""
+  def unit(series):
+    norm = np.linalg.norm(series)
+    return series / norm if norm > 0 else series
+  return np.concatenate([unit(resample_profile(profile[k], grid_size)) for k in keys])
 
 
 def pca(vectors: np.ndarray, num_components: int) -> dict:
@@ -75,7 +78,7 @@ def principal_axes(runs: list[tuple[str, dict]], grid_size: int, num_components:
   result = pca(vectors, num_components)
   return {
       "grid": {"relative_depth": relative_depths(grid_size), "series": list(PROFILE_KEYS),
-               "normalization": "unit L2 norm of the concatenated resampled series"},
+               "normalization": "each resampled series scaled to unit L2 norm on its own, then concatenated"},
       "runs": [{"path": path, **run_label(r), "scores": s} for (path, r), s in zip(runs, result["scores"])],
       "explained_variance_ratio": result["explained_variance_ratio"],
       "loadings": result["components"],

@@ -5,8 +5,11 @@ block; for the head, the logits), captured with `nn.intercept_methods`, so any m
 works without the model's help. Spatial outputs are average-pooled over a `grid` x `grid` partition of the image
 plane, then flattened. A probe is closed-form
 ridge regression onto one-hot targets on standardized features, fit on the even-indexed examples of a set and
-scored (argmax accuracy) on the odd-indexed ones. The label is probed on T_clean (no cue); the cue on T_conflict,
-where the cue is never the label, so a probe that reads only the label scores 0 there, and chance is 1/num_cues.
+scored (argmax accuracy) on the odd-indexed ones. The label is probed on T_clean. The cue is probed on a set where
+cue and label are independent (`cue_probe_set`: a (label, cue)-group-balanced subset of T_aligned and T_conflict
+together), so a probe that reads only the label scores chance, 1/num_cues, for the cue. (On T_conflict alone the
+cue is never the label: with 2 classes and 2 cues the cue is then 1 - label, and a label-only probe would score
+100%.)
 """
 
 import functools
@@ -84,6 +87,19 @@ def ridge_probe_accuracy(features: np.ndarray, targets: np.ndarray, num_classes:
   onehot = np.eye(num_classes)[targets[0::2]]
   weights = np.linalg.solve(fit.T @ fit + ridge * np.eye(fit.shape[1]), fit.T @ onehot)
   return float(np.mean(np.argmax(held @ weights, 1) == targets[1::2]))
+
+
+def cue_probe_set(aligned: Split, conflict: Split, seed: int) -> Split:
+  """A (label, cue)-group-balanced subset of T_aligned and T_conflict together: the smallest group's size from
+  every group present, drawn from `seed`, so that the cue carries no information about the label."""
+  both = {key: np.concatenate([aligned[key], conflict[key]]) for key in aligned}
+  groups = both["group"]
+  present = np.unique(groups[groups >= 0])
+  size = min(int(np.sum(groups == g)) for g in present)
+  rng = np.random.default_rng([seed, 0xC0E])
+  index = np.concatenate([rng.choice(np.flatnonzero(groups == g), size, replace=False) for g in present])
+  index = rng.permutation(index)  # mixed, so that the even/odd fit/score split holds every group
+  return {key: value[index] for key, value in both.items()}
 
 
 def probe_accuracies(model: nn.Module, variables: dict, blocks: Sequence[str], label_set: Split, cue_set: Split,
