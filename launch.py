@@ -5,18 +5,19 @@
 
 All logic lives in the library (jaxshort.config reads the config, jaxshort.experiments runs it); this file only
 hands one to the other. A mistake in the input (an unknown config field, a bad value, a missing dataset file) is
-one line on stderr and exit code 2; a run started again on the same workdir resumes from its last checkpoint.
+one line on stderr and exit code 2 (jaxshort.cli); a run started again on the same workdir resumes from its last
+checkpoint.
 """
 
 import os
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import flags, logging
 
+from jaxshort import cli
 from jaxshort import config as config_lib
 from jaxshort import experiments
-from jaxshort.errors import UserError
 from jaxshort.training import sharding
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "default.py")
@@ -27,11 +28,6 @@ flags.DEFINE_string("workdir", None, "Where the run writes; default runs/<config
 flags.DEFINE_bool("overwrite", False, "Reuse a workdir that holds a run of another config.")
 
 
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
 def default_workdir(config_spec: str) -> str:
   name = os.path.splitext(os.path.basename(config_lib.split_spec(config_spec)[0]))[0]
   return os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -39,34 +35,18 @@ def default_workdir(config_spec: str) -> str:
 
 def main(argv: list[str], overrides: list[str]) -> None:
   if len(argv) > 1:
-    fail(f"unexpected arguments {argv[1:]}; set config fields with --config.field=value")
+    cli.fail(f"unexpected arguments {argv[1:]}; set config fields with --config.field=value")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax and tfds log every step of a save at INFO
-  try:
-    config = config_lib.load(flags.FLAGS.config, overrides)
-    sharding.setup_devices(config.num_cpu_devices, config.distributed)
-    workdir = flags.FLAGS.workdir or default_workdir(flags.FLAGS.config)
-    print(f"jaxshort: {config.experiment} -> {workdir}", file=sys.stderr)
-    results = experiments.run_in_workdir(config, workdir, overwrite=flags.FLAGS.overwrite)
-  except UserError as error:
-    fail(str(error))
+  config = config_lib.load(flags.FLAGS.config, overrides)
+  sharding.setup_devices(config.num_cpu_devices, config.distributed)
+  workdir = flags.FLAGS.workdir or default_workdir(flags.FLAGS.config)
+  print(f"jaxshort: {config.experiment} -> {workdir}", file=sys.stderr)
+  results = experiments.run_in_workdir(config, workdir, overwrite=flags.FLAGS.overwrite)
   summary = results.get("summary", {})
   print("\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()))
   print(f"results: {os.path.join(workdir, 'results.json')}")
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parsing of everything but the --config.x overrides, with every error as one line and exit code 2."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    fail(str(error).splitlines()[0])
-
-
 if __name__ == "__main__":
-  try:
-    OVERRIDES, ARGV = config_lib.split_overrides(sys.argv[1:])
-  except UserError as error:
-    fail(str(error))
-  sys.argv = sys.argv[:1] + ARGV
-  app.run(lambda argv: main(argv, OVERRIDES), flags_parser=parse_flags)
+  cli.run(main)

@@ -22,8 +22,9 @@ import sys
 from typing import Any
 
 import ml_collections
-from absl import app, flags
+from absl import flags
 
+from jaxshort import cli
 from jaxshort import config as config_lib
 from jaxshort import experiments
 from jaxshort.errors import UserError
@@ -156,51 +157,30 @@ def define_flags() -> None:
   flags.DEFINE_bool("all", False, "Run every grid point in this process.")
 
 
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
 def main(argv: list[str], overrides: list[str]) -> None:
   command = argv[1] if len(argv) > 1 else "run"
   if command not in ("run", "collect") or len(argv) > 2:
-    fail(f"unexpected arguments {argv[1:]}; the command is 'run' (default) or 'collect'")
+    cli.fail(f"unexpected arguments {argv[1:]}; the command is 'run' (default) or 'collect'")
   if not FLAGS.workdir:
-    fail("--workdir is required")
+    cli.fail("--workdir is required")
   job_index, num_jobs = FLAGS["job-index"].value, FLAGS["num-jobs"].value
-  try:
-    if command == "collect":
-      table = collect(FLAGS.workdir)
-      print(markdown_table(table["columns"], table["rows"]), end="")
-      if table["missing"]:
-        print(f"not finished: {', '.join(table['missing'])}")
-      return
-    if not FLAGS.config:
-      fail("--config is required")
-    if FLAGS.all == (job_index is not None):
-      fail("pass either --all or --job-index")
-    if num_jobs is not None and job_index is None:
-      fail("--num-jobs needs --job-index")
-    config = config_lib.load(FLAGS.config, overrides)
-    sharding.setup_devices(config.num_cpu_devices, config.distributed)
-    indices = job_indices(len(grid_jobs(config)), job_index, num_jobs)
-    run_jobs(config, FLAGS.workdir, indices)
-  except UserError as error:
-    fail(str(error))
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-  try:
-    return FLAGS(argv)
-  except flags.Error as error:
-    fail(str(error).splitlines()[0])
+  if command == "collect":
+    table = collect(FLAGS.workdir)
+    print(markdown_table(table["columns"], table["rows"]), end="")
+    if table["missing"]:
+      print(f"not finished: {', '.join(table['missing'])}")
+    return
+  if not FLAGS.config:
+    cli.fail("--config is required")
+  if FLAGS.all == (job_index is not None):
+    cli.fail("pass either --all or --job-index")
+  if num_jobs is not None and job_index is None:
+    cli.fail("--num-jobs needs --job-index")
+  config = config_lib.load(FLAGS.config, overrides)
+  sharding.setup_devices(config.num_cpu_devices, config.distributed)
+  run_jobs(config, FLAGS.workdir, job_indices(len(grid_jobs(config)), job_index, num_jobs))
 
 
 if __name__ == "__main__":
   define_flags()
-  try:
-    OVERRIDES, ARGV = config_lib.split_overrides(sys.argv[1:])
-  except UserError as error:
-    fail(str(error))
-  sys.argv = sys.argv[:1] + ARGV
-  app.run(lambda argv: main(argv, OVERRIDES), flags_parser=parse_flags)
+  cli.run(main)

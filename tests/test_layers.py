@@ -17,7 +17,7 @@ LAYERS = (
     ("jaxshort.report",),
     ("jaxshort.experiments",),
 )
-ENTRY_POINTS = ("jaxshort.sweep", "jaxshort.data.inspect", "jaxshort.localization.axes")
+ENTRY_POINTS = ("jaxshort.cli", "jaxshort.sweep", "jaxshort.data.inspect", "jaxshort.localization.axes")
 
 
 def modules() -> dict[str, str]:

@@ -11,15 +11,14 @@ command, so an entry point: it may import any layer.
 """
 
 import os
-import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from jaxshort import cli
 from jaxshort import config as config_lib
 from jaxshort.data import build_dataset
 from jaxshort.data.schema import Dataset, Split
-from jaxshort.errors import UserError
 
 FLAGS = flags.FLAGS
 
@@ -103,37 +102,17 @@ def inspect_dataset(dataset: Dataset, out_dir: str, per_group: int = 8, seed: in
 
 def main(argv: list[str], overrides: list[str]) -> None:
   if len(argv) > 1:
-    _fail(f"unexpected arguments {argv[1:]}; set config fields with --config.field=value")
+    cli.fail(f"unexpected arguments {argv[1:]}; set config fields with --config.field=value")
   if not FLAGS.out:
-    _fail("--out is required: the folder for the PNG grids")
-  try:
-    config = config_lib.load(FLAGS.config, overrides)
-    if "dataset" not in config:
-      _fail(f"{FLAGS.config} has no dataset section (a suite?); pass the config of one run, e.g. "
-            f"configs/erm_cmnist.py")
-    dataset = build_dataset(config.dataset, config.seed)
-    print("\n".join(inspect_dataset(dataset, FLAGS.out, FLAGS.per_group, config.seed)))
-  except UserError as error:
-    _fail(str(error))
-
-
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
-def _parse_flags(argv: list[str]) -> list[str]:
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    _fail(str(error).splitlines()[0])
+    cli.fail("--out is required: the folder for the PNG grids")
+  config = config_lib.load(FLAGS.config, overrides)
+  if "dataset" not in config:
+    cli.fail(f"{FLAGS.config} has no dataset section (a suite?); pass the config of one run, e.g. "
+             f"configs/erm_cmnist.py")
+  dataset = build_dataset(config.dataset, config.seed)
+  print("\n".join(inspect_dataset(dataset, FLAGS.out, FLAGS.per_group, config.seed)))
 
 
 if __name__ == "__main__":
   define_flags()
-  try:
-    OVERRIDES, ARGV = config_lib.split_overrides(sys.argv[1:])
-  except UserError as error:
-    _fail(str(error))
-  sys.argv = sys.argv[:1] + ARGV
-  app.run(lambda argv: main(argv, OVERRIDES), flags_parser=_parse_flags)
+  cli.run(main)

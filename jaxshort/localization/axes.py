@@ -8,10 +8,10 @@ A command, so an entry point: it may import any layer.
 """
 
 import os
-import sys
 
-from absl import app, flags
+from absl import flags
 
+from jaxshort import cli
 from jaxshort.localization.pca import gather, principal_axes
 from jaxshort.report.localization_figures import plot_axes
 from jaxshort.training.workdir import write_json
@@ -27,19 +27,14 @@ def define_flags() -> None:
   flags.DEFINE_integer("components", 3, "Principal axes to keep.")
 
 
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
-
-
-def main(argv: list[str]) -> None:
-  if len(argv) > 1:
-    fail(f"unexpected arguments {argv[1:]}")
+def main(argv: list[str], overrides: list[str]) -> None:
+  if len(argv) > 1 or overrides:
+    cli.fail(f"unexpected arguments {argv[1:] + overrides}")
   if not FLAGS.results or not FLAGS.out:
-    fail("--results (a glob of results.json files) and --out (a folder) are required")
+    cli.fail("--results (a glob of results.json files) and --out (a folder) are required")
   runs = gather(FLAGS.results)
   if len(runs) < 2:
-    fail(f"need at least 2 localize results, found {len(runs)} for {FLAGS.results}")
+    cli.fail(f"need at least 2 localize results, found {len(runs)} for {FLAGS.results}")
   os.makedirs(FLAGS.out, exist_ok=True)
   axes = principal_axes(runs, FLAGS.grid, FLAGS.components)
   write_json(os.path.join(FLAGS.out, "axes.json"), axes)
@@ -48,13 +43,6 @@ def main(argv: list[str]) -> None:
   print(f"{len(runs)} runs; explained variance ratio: {ratio}; {os.path.join(FLAGS.out, 'axes.json')}")
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    fail(str(error).splitlines()[0])
-
-
 if __name__ == "__main__":
   define_flags()
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main)
