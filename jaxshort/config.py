@@ -56,8 +56,8 @@ SECTION_FIELDS = {
     "chroma": ("shortcut_dims",),
     "group_dro": ("step_size", "early_stopping"),
     "dfr": ("strengths", "refits"),
-    "localize": ("branch_steps", "noise_seed_offset", "num_permutations", "chunk_size", "probes", "probe_ridge",
-                 "probe_grid", "interventions"),
+    "localize": ("branch_steps", "noise_seed_offset", "replicates", "num_permutations", "chunk_size", "probes",
+                 "probe_ridge", "probe_grid", "interventions"),
     "compare": ("seeds", "variants", "paper_column"),
 }
 

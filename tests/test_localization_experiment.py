@@ -15,7 +15,7 @@ from configs import erm_cmnist
 from configs.localize import mnist_patch_mlp
 from jaxshort import experiments
 from jaxshort.data import skews
-from jaxshort.localization import hybrids, interventions, pca, probes
+from jaxshort.localization import hybrids, interventions, pca, probes, shapley
 from jaxshort.models.simple import MLP, SmallCNN
 from jaxshort.report.localization_figures import plot_axes
 from jaxshort.training import loop, sharding
@@ -217,7 +217,14 @@ def test_localize_end_to_end_and_axes(tmp_path, capsys):
   assert len(saved["hybrid_tables"]["pair"]["masks"]) == 4
   assert set(saved["probes"]) == {"clean", "skewed"} and len(saved["probes"]["skewed"]["cue"]) == 2
   assert len(saved["interventions"]["runs"]) == 3
-  for name in ("branch", "clean", "skewed", "clean_noise", "intervention_00"):
+  replicate = saved["replicate"]  # one replicate pair: 2 pairs, spread = range of their values
+  assert replicate["pairs"] == 2 and replicate["spread_kind"] == "range"
+  assert replicate["values"]["spurious_encoding"][0] == scores["spurious_encoding"]
+  values = np.array(replicate["values"]["spurious_encoding"])
+  np.testing.assert_allclose(replicate["spread"]["spurious_encoding"], values.max(0) - values.min(0))
+  assert replicate["above_spread"]["spurious_encoding"] == (np.abs(values[0]) > values.max(0) - values.min(0)).tolist()
+  for name in ("branch", "clean", "skewed", "clean_noise", "replicate0_clean", "replicate0_skewed",
+               "intervention_00"):
     assert os.path.isdir(os.path.join(workdir, name, "checkpoints"))
   for figure in ("profile.png", "hybrid_table.png"):
     assert os.path.getsize(os.path.join(workdir, figure)) > 0
@@ -260,3 +267,12 @@ def test_a_label_only_feature_reads_the_cue_at_chance_on_the_cue_probe_set():
   assert abs(probes.ridge_probe_accuracy(label_feature(cue_set), cue_set["cue"], 2, 1.0) - 0.5) < 0.08
   cue_feature = np.stack([cue_set["cue"] + 0.1 * rng.normal(size=len(cue_set["cue"]))], 1)
   assert probes.ridge_probe_accuracy(cue_feature, cue_set["cue"], 2, 1.0) > 0.95  # a real cue feature is read
+
+
+def test_replicate_spread_is_the_range_for_two_pairs_and_the_std_beyond():
+  spread, kind = shapley.replicate_spread(np.array([[0.3, 0.01], [0.1, 0.02]]))
+  assert kind == "range"
+  np.testing.assert_allclose(spread, [0.2, 0.01])
+  spread, kind = shapley.replicate_spread(np.array([[0.3, 0.0], [0.1, 0.0], [0.2, 0.0]]))
+  assert kind == "std"
+  np.testing.assert_allclose(spread, [0.1, 0.0])  # sample std, ddof 1

@@ -50,7 +50,7 @@ def tiny_config(arg: str, dataset_fields: dict) -> ml_collections.ConfigDict:
   config.model.update(TINY_MODELS[config.model.name])
   config = shrink(config, 2, batch_size=4, eval_batch_size=8, optimizer__warmup_steps=0,
                   localize__branch_steps=0,  # the launch test below runs a branch point
-                  localize__chunk_size=8, localize__probes=False)
+                  localize__chunk_size=8, localize__probes=False, localize__replicates=0)
   config.localize.interventions = ()
   return config
 

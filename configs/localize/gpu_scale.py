@@ -110,6 +110,7 @@ def get_config(arg: str = "cifar10,resnet18") -> ml_collections.ConfigDict:
   config.log_every_steps = 100
   config.localize.branch_steps = branch_steps
   config.localize.chunk_size = 500     # test examples per forward pass inside the hybrid program
+  config.localize.replicates = 2       # 3 (clean, skewed) pairs in all: the per-block spread is a std
   config.localize.interventions = ("freeze_each", "freeze_prefixes", "freeze_suffixes", "lr_each=0.1")
   config.num_cpu_devices = 0
   config.distributed = "auto"       # multi-process start: 'auto' (when the environment names several), 'on', 'off'

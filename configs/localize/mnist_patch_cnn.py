@@ -47,6 +47,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.localize = ml_collections.ConfigDict()
   config.localize.branch_steps = 100          # clean steps from init to theta_0 (0: the pair starts at init)
   config.localize.noise_seed_offset = 1000    # data-order seed of the noise-floor clean run: seed + this
+  # Further (clean, skewed) pairs from the same theta_0 with data-order seeds seed + offset + 1, ...: their spread
+  # per block (the range for 2 pairs, the std beyond) is what an effect must stand above.
+  config.localize.replicates = 1
   config.localize.num_permutations = 64       # block orders sampled when a model has more than 12 blocks
   config.localize.chunk_size = 250            # test examples per forward pass inside the hybrid program
   config.localize.probes = True

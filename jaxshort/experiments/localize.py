@@ -20,7 +20,7 @@ from jaxshort.localization import interventions as interventions_lib
 from jaxshort.localization.hybrids import hybrid_masks, hybrid_table
 from jaxshort.localization.pairs import Pair, test_splits, train_pair, train_run
 from jaxshort.localization.probes import cue_probe_set, probe_accuracies
-from jaxshort.localization.shapley import shortcut_scores
+from jaxshort.localization.shapley import replicate_spread, shortcut_scores
 from jaxshort.report import localization_figures as figures
 from jaxshort.training.state import num_params
 from jaxshort.training.workdir import config_dict
@@ -91,6 +91,28 @@ def run_interventions(config, dataset, model, workdir: str, pair: Pair, scores: 
           "predicted_relief": "sum over blocks of (1 - lr scale) * metric"}
 
 
+def replicate_report(pair_scores: list[dict], data_seed: int, replicate_seeds: list[int], blocks: list[str]):
+  """How much each block's E and C move from pair to pair: the per-block values of every (clean, skewed) pair
+  (the main one first), their spread (shapley.replicate_spread), and which effects stand above it (|value of the
+  main pair| > spread). None without replicate pairs."""
+  if len(pair_scores) < 2:
+    return None
+  report = {"pairs": len(pair_scores), "data_seeds": [data_seed] + list(replicate_seeds), "blocks": blocks,
+            "values": {}, "spread": {}, "above_spread": {}, "total": {}}
+  for key in ("spurious_encoding", "core_forgetting"):
+    values = np.array([s[key] for s in pair_scores])
+    spread, kind = replicate_spread(values)
+    totals = values.sum(1)
+    total_spread, _ = replicate_spread(totals[:, None])
+    report["values"][key] = values.tolist()
+    report["spread"][key] = spread.tolist()
+    report["above_spread"][key] = (np.abs(values[0]) > spread).tolist()
+    report["total"][key] = {"values": totals.tolist(), "spread": float(total_spread[0]),
+                            "above_spread": bool(abs(totals[0]) > total_spread[0])}
+    report["spread_kind"] = kind
+  return report
+
+
 def table_json(table: dict) -> dict:
   return {**table, "masks": np.asarray(table["masks"], int)}
 
@@ -114,6 +136,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                 group_names, masks, permutations, config.localize.chunk_size)
   scores = scores_of(tables["pair"], dataset)
   noise = scores_of(tables["noise_floor"], dataset)
+  replicate_scores = [scores_of(hybrid_table(model, rep["clean"], rep["skewed"], blocks, sets, dataset.num_classes,
+                                            dataset.num_groups, group_names, masks, permutations,
+                                            config.localize.chunk_size), dataset) for rep in pair.replicates]
+  replicate = replicate_report([scores] + replicate_scores, pair.info["data_seed"],
+                               pair.info["replicate_data_seeds"], blocks)
   table_time = time.perf_counter() - t0 - train_time
 
   probes = None
@@ -141,6 +168,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
           "top_core_forgetting_block": blocks[int(np.argmax(scores["core_forgetting"]))],
           "spurious_encoding_by_block": dict(zip(blocks, np.round(scores["spurious_encoding"], 4).tolist())),
           "core_forgetting_by_block": dict(zip(blocks, np.round(scores["core_forgetting"], 4).tolist())),
+          **({"replicate_spread_of_spurious_encoding": dict(zip(blocks, np.round(
+                  replicate["spread"]["spurious_encoding"], 4).tolist())),
+              "replicate_spread_of_core_forgetting": dict(zip(blocks, np.round(
+                  replicate["spread"]["core_forgetting"], 4).tolist()))} if replicate else {}),
       },
       "config": config_dict(config),
       "pair": pair.info,
@@ -156,6 +187,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       },
       "scores": scores,
       "noise_floor": noise,
+      "replicate": replicate,
       "checks": {"pair": table_checks(tables["pair"], pair.metrics["clean"], pair.metrics["skewed"]),
                  "noise_floor": table_checks(tables["noise_floor"], pair.metrics["clean"],
                                              pair.metrics["clean_noise"])},
@@ -168,6 +200,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   skew = (f"rho {dataset.info['rho']}" if "rho" in dataset.info
           else f"majority {dataset.info.get('majority_fraction')}")
   title = f"{dataset.name} / {config.model.name} / {skew}"
-  figures.plot_profile(blocks, scores, noise, os.path.join(workdir, "profile.png"), title)
+  figures.plot_profile(blocks, scores, noise, os.path.join(workdir, "profile.png"), title,
+                       spread=replicate["spread"] if replicate else None)
   figures.plot_hybrid_table(tables["pair"], os.path.join(workdir, "hybrid_table.png"), title)
   return results

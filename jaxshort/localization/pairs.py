@@ -40,6 +40,7 @@ class Pair:
   noise: dict
   info: dict
   metrics: dict
+  replicates: list = dataclasses.field(default_factory=list)  # [{'clean', 'skewed', 'metrics', 'data_seed'}]
 
 
 def branch_point(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, workdir: str,
@@ -79,7 +80,8 @@ def train_pair(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, mod
   """Trains the branch (if any), the clean, the skewed and the noise-floor runs; see the module docstring.
 
   Reads config.localize.branch_steps and config.localize.noise_seed_offset (noise-floor data seed = config.seed +
-  offset).
+  offset). `config.localize.replicates` further (clean, skewed) pairs train from the same theta_0 with data-order
+  seeds config.seed + offset + 1, + 2, ...: the replicate pairs whose spread is the noise of each block's effect.
   """
   branch_steps = config.localize.branch_steps
   noise_seed = config.seed + config.localize.noise_seed_offset
@@ -97,4 +99,15 @@ def train_pair(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, mod
           "branch_steps": branch_steps, "data_seed": config.seed, "noise_floor_data_seed": noise_seed,
           "steps": config.num_steps}
   metrics = {"clean": clean_metrics, "skewed": skewed_metrics, "clean_noise": noise_metrics}
-  return Pair(theta0=theta0, clean=clean, skewed=skewed, noise=noise, info=info, metrics=metrics)
+  replicates = []
+  for r in range(config.localize.replicates):
+    seed = noise_seed + 1 + r
+    rep_clean, rep_clean_metrics = train_run(config, dataset, model, workdir, f"replicate{r}_clean", theta0,
+                                             "clean_train", seed, tx)
+    rep_skewed, rep_skewed_metrics = train_run(config, dataset, model, workdir, f"replicate{r}_skewed", theta0,
+                                               "skewed_train", seed, tx)
+    replicates.append({"clean": rep_clean, "skewed": rep_skewed, "data_seed": seed,
+                       "metrics": {"clean": rep_clean_metrics, "skewed": rep_skewed_metrics}})
+  info["replicate_data_seeds"] = [rep["data_seed"] for rep in replicates]
+  return Pair(theta0=theta0, clean=clean, skewed=skewed, noise=noise, info=info, metrics=metrics,
+              replicates=replicates)

@@ -81,6 +81,15 @@ def knock_in_out(masks: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
   return knock_in, knock_out
 
 
+def replicate_spread(values: np.ndarray) -> tuple[np.ndarray, str]:
+  """The spread over pairs of a per-block effect, values [P, K] for P >= 2 pairs: the range (max - min) for 2
+  pairs, the sample standard deviation (ddof 1) beyond. Returns ([K], 'range' or 'std')."""
+  values = np.asarray(values, np.float64)
+  if len(values) == 2:
+    return values.max(0) - values.min(0), "range"
+  return values.std(0, ddof=1), "std"
+
+
 def shortcut_scores(masks: np.ndarray, clean_accuracy: np.ndarray, aligned_accuracy: np.ndarray,
                     conflict_accuracy: np.ndarray, permutations: np.ndarray | None = None) -> dict:
   """Per-block core forgetting and spurious encoding from a hybrid table.

@@ -10,9 +10,11 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict, path: str, title: str = "") -> None:
+def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict, path: str, title: str = "",
+                 spread: dict | None = None) -> None:
   """Two panels of per-block bars, spurious encoding E_b and core forgetting C_b (Shapley values of the pair), with
-  knock-in/knock-out as markers and the noise floor (|value| on the clean/clean' pair) as a grey band."""
+  knock-in/knock-out as markers, the noise floor (|value| on the clean/clean' pair) as a grey band and, where
+  given, the replicate pairs' spread ({E/C key: [K]}) as error bars."""
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
   x = np.arange(len(blocks))
   for ax, key, label, color in ((axes[0], "spurious_encoding", "spurious encoding E_b", "tab:red"),
@@ -21,6 +23,8 @@ def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict, path: 
     ax.bar(x, floor, 0.8, color="0.85", label="noise floor |clean vs clean'|")
     ax.bar(x, -floor, 0.8, color="0.85")
     ax.bar(x, scores[key], 0.5, color=color, label="Shapley")
+    if spread is not None:
+      ax.errorbar(x, scores[key], yerr=spread[key], fmt="none", ecolor="k", capsize=4, label="replicate spread")
     ax.plot(x, scores["knock_in"][key], "k^", ms=6, label="knock-in")
     ax.plot(x, scores["knock_out"][key], "kv", ms=6, mfc="none", label="knock-out")
     ax.axhline(0, color="k", lw=0.6)
