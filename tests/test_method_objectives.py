@@ -7,8 +7,9 @@ import optax
 import pytest
 
 from jaxshort.methods.lff import ema_update, initial_state, relative_difficulty
-from jaxshort.methods.classifier import (dfr_head, group_balanced_index, group_dro_objective, group_dro_weights,
-                                         group_losses, jtt_weights, worst_group_accuracy)
+from jaxshort.methods.classifier import (as_dense_head, dfr_head, group_balanced_index, group_dro_objective,
+                                         group_dro_weights, group_losses, jtt_weights, l1_logistic_regression,
+                                         linear_predictions, worst_group_accuracy)
 from jaxshort.models import init_variables
 from jaxshort.models.simple import MLP
 from jaxshort.training.state import create_train_state
@@ -104,3 +105,22 @@ def test_dfr_head_reads_the_core_feature_and_ignores_the_spurious_one():
   assert worst_group_accuracy(predictions, labels, groups) > 0.7  # ERM on the cue would get ~0 on two groups
   index = group_balanced_index(groups, np.random.default_rng(1))
   assert len(set(np.bincount(groups[index]))) == 1
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_dfr_dense_head_computes_the_linear_model_on_unscaled_features(num_classes):
+  rng = np.random.default_rng(1)
+  labels = rng.integers(0, num_classes, 600)
+  features = rng.normal(size=(600, 4)) * [1.0, 3.0, 0.5, 2.0] + [5.0, -1.0, 0.0, 2.0]
+  features[:, 0] += 2.0 * labels
+  mean, scale = features.mean(0), features.std(0)
+  coef, intercept = l1_logistic_regression((features - mean) / scale, labels, 1.0)
+  head = as_dense_head(coef, intercept, mean, scale, num_classes)
+  scores = ((features - mean) / scale) @ coef.T + intercept
+  logits = features @ head["kernel"] + head["bias"]
+  if num_classes == 2:
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], scores[:, 0], rtol=1e-4, atol=1e-4)
+  else:
+    np.testing.assert_allclose(logits, scores, rtol=1e-4, atol=1e-4)
+  np.testing.assert_array_equal(logits.argmax(1), linear_predictions((features - mean) / scale, coef, intercept))
+  assert np.mean(logits.argmax(1) == labels) > 0.6

@@ -90,6 +90,7 @@ def markdown_table(table: dict[str, dict], methods: dict[str, str], paper: dict 
                f"(ddof = 1); the interval is the 95% Student-t interval of the mean.")
   return "\n".join(lines) + "\n"
 
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """The `compare` experiment; see the module docstring."""
   variants = [parse_variant(v) for v in config.compare.variants]

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 
 from jaxshort.data import Dataset
+from jaxshort.errors import UserError
 from jaxshort.methods.common import build_backbone, fit, predict
 from jaxshort.training.steps import apply_model, batch_accuracy, cross_entropy_objective
 
@@ -109,47 +110,65 @@ def worst_group_accuracy(predictions: np.ndarray, labels: np.ndarray, groups: np
   return float(min(np.mean(predictions[groups == g] == labels[groups == g]) for g in np.unique(groups[groups >= 0])))
 
 
-def as_dense_head(model, scaler, num_classes: int) -> dict:
-  """{'kernel': [k, C], 'bias': [C]} computing the logits of `model` on unscaled features: the standardization
-  folded into the weights; a binary model's one score becomes the logit of class 1 against 0."""
-  coef, intercept = model.coef_ / scaler.scale_, model.intercept_ - (model.coef_ * scaler.mean_ / scaler.scale_).sum(1)
-  if num_classes == 2 and coef.shape[0] == 1:
-    coef, intercept = np.concatenate([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
-  return {"kernel": coef.T.astype(np.float32), "bias": intercept.astype(np.float32)}
+def as_dense_head(coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                  num_classes: int) -> dict:
+  """{'kernel': [k, C], 'bias': [C]} giving, on unscaled features x, the scores coef @ ((x - mean) / scale) +
+  intercept of a linear model fit on standardized features; a binary model's one score [1, k] becomes the logit
+  of class 1 against class 0."""
+  kernel, bias = coef / scale, intercept - (coef * mean / scale).sum(1)
+  if num_classes == 2 and kernel.shape[0] == 1:
+    kernel, bias = np.concatenate([np.zeros_like(kernel), kernel]), np.concatenate([[0.0], bias])
+  return {"kernel": kernel.T.astype(np.float32), "bias": bias.astype(np.float32)}
+
+
+def l1_logistic_regression(x: np.ndarray, labels: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
+  """(coef [1 or C, k], intercept [1 or C]) of an L1 logistic regression with inverse strength `strength`
+  (scikit-learn, liblinear; one-vs-rest where there are more than 2 classes, whose argmax is the prediction)."""
+  # imported here, not at the top: scikit-learn takes about a second to import, which every launch.py process
+  # (and every bad-input test) would otherwise pay
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
+  from sklearn.multiclass import OneVsRestClassifier  # pylint: disable=import-outside-toplevel
+  model = LogisticRegression(l1_ratio=1.0, C=strength, solver="liblinear")
+  if len(np.unique(labels)) <= 2:
+    model.fit(x, labels)
+    return model.coef_, model.intercept_
+  ovr = OneVsRestClassifier(model).fit(x, labels)
+  return (np.concatenate([e.coef_ for e in ovr.estimators_]), np.concatenate([e.intercept_ for e in ovr.estimators_]))
+
+
+def linear_predictions(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+  """Class predictions [N] of linear scores: class 1 where the one binary score is positive, else the argmax."""
+  scores = x @ coef.T + intercept
+  return (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
 
 
 def dfr_head(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, num_classes: int,
              strengths: tuple[float, ...], num_refits: int, seed: int) -> tuple[dict, dict]:
   """Deep Feature Reweighting's last layer (Kirichenko et al., 2023, section 5 and the authors' code), from
   validation features [N, k], labels and groups [N]:
-  1. features standardized (scikit-learn's StandardScaler on all of them);
-  2. the inverse L1 strength C chosen from `strengths`: an L1 logistic regression (liblinear) fit on a
-     group-balanced subset of one random half, scored by worst-group accuracy on the other half;
+  1. features standardized (mean and std of all of them);
+  2. the inverse L1 strength C chosen from `strengths`: an L1 logistic regression (`l1_logistic_regression`) fit
+     on a group-balanced subset of one random half, scored by worst-group accuracy on the other half;
   3. with that C, `num_refits` fits on group-balanced subsets of all the features, their weights averaged.
   Returns the head {'kernel' [k, C], 'bias' [C]} on unscaled features, and what was chosen."""
-  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
-  # launch.py process (and every bad-input test) would otherwise pay
-  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
-  from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
+  if not strengths or num_refits < 1:
+    raise UserError("dfr.strengths needs at least one value and dfr.refits must be >= 1")
   rng = np.random.default_rng([seed, 0xDF8])
-  scaler = StandardScaler().fit(features)
-  x = scaler.transform(features)
+  mean, scale = features.mean(0), features.std(0) + 1e-12
+  x = (features - mean) / scale
   half = rng.permutation(len(labels)) < len(labels) // 2
   tune, score = np.flatnonzero(half), np.flatnonzero(~half)
   scores = {}
   for strength in strengths:
     fit_rows = tune[group_balanced_index(groups[tune], rng)]
-    model = LogisticRegression(l1_ratio=1.0, C=strength, solver="liblinear").fit(x[fit_rows], labels[fit_rows])
-    scores[strength] = worst_group_accuracy(model.predict(x[score]), labels[score], groups[score])
+    coef, intercept = l1_logistic_regression(x[fit_rows], labels[fit_rows], strength)
+    scores[strength] = worst_group_accuracy(linear_predictions(x[score], coef, intercept), labels[score],
+                                            groups[score])
   best = max(strengths, key=lambda c: (scores[c], -c))  # ties: the stronger regularization
-  coefs, intercepts = [], []
-  for _ in range(num_refits):
-    rows = group_balanced_index(groups, rng)
-    model = LogisticRegression(l1_ratio=1.0, C=best, solver="liblinear").fit(x[rows], labels[rows])
-    coefs.append(model.coef_)
-    intercepts.append(model.intercept_)
-  model.coef_, model.intercept_ = np.mean(coefs, 0), np.mean(intercepts, 0)
-  return as_dense_head(model, scaler, num_classes), {
+  fits = [l1_logistic_regression(x[rows], labels[rows], best)
+          for rows in (group_balanced_index(groups, rng) for _ in range(num_refits))]
+  coef, intercept = np.mean([f[0] for f in fits], 0), np.mean([f[1] for f in fits], 0)
+  return as_dense_head(coef, intercept, mean, scale, num_classes), {
       "inverse_l1_strength": best, "tuning_worst_group_accuracy": {str(c): v for c, v in scores.items()},
       "refits": num_refits}
 
