@@ -27,15 +27,6 @@ from jaxshort.errors import UserError
 OVERRIDE_PREFIX = "--config."
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The fields a run config may hold, and those of its sections: what the library reads. Defaults stay in the
-# config files' get_config() (and the datasets' and models' own declarations, merged by `complete`); this table
-# only names them, so that a field nothing reads is refused instead of silently ignored. A config may hold the
-# sections of every method (compare varies the method), of localization and of compare, whatever its experiment.
-RUN_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch_size", "compute_dtype", "augment",
-              "eval_batch_size", "num_steps", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
-              "progress_every_seconds", "num_cpu_devices", "distributed", "sweep", "method", "selection",
-              "sitar", "jtt", "lff", "chroma", "group_dro", "dfr", "localize", "compare")
-SUITE_FIELDS = ("experiment", "seed", "num_cpu_devices", "distributed", "parts", "sweep")  # plus one per part
 # What a run of each experiment reads, so a config must set it (a missing one is refused by name, not found
 # deep in a run). Every field of a section in SECTION_FIELDS is read.
 REQUIRED_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch_size", "compute_dtype", "augment",
@@ -44,7 +35,13 @@ REQUIRED_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch
 METHOD_SECTIONS = ("method", "selection", "sitar", "jtt", "lff", "chroma", "group_dro", "dfr")
 REQUIRED_BY_EXPERIMENT = {"train": (), "localize": ("localize",), "sitar": METHOD_SECTIONS,
                           "compare": METHOD_SECTIONS + ("compare",), "suite": ()}
+# The fields a run config may hold: what the library reads. Defaults stay in the config files' get_config() (and
+# the datasets' and models' own declarations, merged by `complete`); these tables only name them, so that a field
+# nothing reads is refused instead of silently ignored. A config may hold the sections of every method (compare
+# varies the method), of localization and of compare, whatever its experiment, and a sweep.
+RUN_FIELDS = REQUIRED_FIELDS + METHOD_SECTIONS + ("localize", "compare", "sweep")
 SUITE_REQUIRED = ("experiment", "seed", "num_cpu_devices", "distributed", "parts")
+SUITE_FIELDS = SUITE_REQUIRED + ("sweep",)  # plus one per part
 # Fields a suite gives to each of its parts (experiments/suite.py): set them on the suite, not on a part.
 SUITE_SETS_IN_PARTS = ("seed", "num_cpu_devices", "distributed")
 SECTION_FIELDS = {
