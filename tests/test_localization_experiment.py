@@ -79,7 +79,7 @@ def test_hybrid_program_traces_once_for_many_masks(method):
   chex.assert_shape(counts["test_clean"]["correct"], (8,))
   assert np.all(counts["test_clean"]["count"] == 90)
   build = hybrids._prefix_program if method == "prefix_tree" else hybrids._table_program  # pylint: disable=protected-access
-  _, program = build(model, tuple(model.blocks), 4, dataset.num_groups)
+  _, program = build(model, tuple(model.blocks), 4, dataset.num_groups, "symmetric")
   before = program._cache_size()  # pylint: disable=protected-access
   assert before >= 1
   hybrids.hybrid_counts(model, b, a, model.blocks, hybrids.all_masks(3)[::-1], sets, 4, dataset.num_groups, 32,

@@ -1,231 +1,57 @@
-"""Agreement with PyTorch: small reference models written here with torchvision's and timm's key names (so
-neither library is needed) get random weights, are saved as a state dict, converted by `load_pretrained`, and
-compared logit by logit; the conversion's errors; and VGG's adaptive pooling against torch's."""
+"""Agreement with PyTorch: the conversion of torchvision/timm state dicts (models/pretrained.py) gives the
+reference networks' logits, against reference outputs committed in tests/data/pretrained (made once with torch by
+`python -m tests.torch_references`; these run on any machine) and against live torch where it is installed (these
+also read the .pth/.bin formats); the conversion's errors; VGG's adaptive pooling against torch's; and the ImageNet
+input normalization a pretrained start gets."""
 
-import functools
+import os
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
+from jaxshort import data, models
+from jaxshort.data import pipeline
 from jaxshort.errors import UserError
+from jaxshort.localization import hybrids, probes
+from jaxshort.methods import common
 from jaxshort.models import MODELS
 from jaxshort.models.layers import adaptive_avg_pool
 from jaxshort.models.pretrained import load_pretrained
-from tests.conftest import FAST_COMPILE
+from jaxshort.training import loop, metrics
+from jaxshort.training.state import create_train_state
+from jaxshort.training.steps import eval_step, train_step
+from tests.conftest import fast_jit, shrink
+from tests.torch_references import (CASES, DATA_DIR, NUM_CLASSES, POOL_CASES, pool_input, randomize,
+                                    reference_images, save, torch_adaptive_pool, torch_logits, torch_modules)
 
-NUM_CLASSES = 7
-# see test_models.py: tiny models compile much faster with these options
-
-
-def torch_modules():
-  """The reference networks (imports torch, or skips the test)."""
-  torch = pytest.importorskip("torch")
-  tnn = torch.nn
-
-  class BasicBlock(tnn.Module):
-    expansion = 1
-
-    def __init__(self, cin, width, stride):
-      super().__init__()
-      self.conv1, self.bn1 = tnn.Conv2d(cin, width, 3, stride, 1, bias=False), tnn.BatchNorm2d(width)
-      self.conv2, self.bn2 = tnn.Conv2d(width, width, 3, 1, 1, bias=False), tnn.BatchNorm2d(width)
-      self.downsample = None
-      if stride != 1 or cin != width:
-        self.downsample = tnn.Sequential(tnn.Conv2d(cin, width, 1, stride, bias=False), tnn.BatchNorm2d(width))
-
-    def forward(self, x):
-      y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-      return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
-
-  class Bottleneck(tnn.Module):
-    expansion = 4
-
-    def __init__(self, cin, width, stride):
-      super().__init__()
-      self.conv1, self.bn1 = tnn.Conv2d(cin, width, 1, bias=False), tnn.BatchNorm2d(width)
-      self.conv2, self.bn2 = tnn.Conv2d(width, width, 3, stride, 1, bias=False), tnn.BatchNorm2d(width)
-      self.conv3, self.bn3 = tnn.Conv2d(width, 4 * width, 1, bias=False), tnn.BatchNorm2d(4 * width)
-      self.downsample = None
-      if stride != 1 or cin != 4 * width:
-        self.downsample = tnn.Sequential(tnn.Conv2d(cin, 4 * width, 1, stride, bias=False),
-                                         tnn.BatchNorm2d(4 * width))
-
-    def forward(self, x):
-      y = torch.relu(self.bn1(self.conv1(x)))
-      y = torch.relu(self.bn2(self.conv2(y)))
-      y = self.bn3(self.conv3(y))
-      return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
-
-  class ResNet(tnn.Module):  # torchvision.models.ResNet
-    def __init__(self, block, stage_sizes, widths, num_classes):
-      super().__init__()
-      self.conv1, self.bn1 = tnn.Conv2d(3, widths[0], 7, 2, 3, bias=False), tnn.BatchNorm2d(widths[0])
-      self.maxpool = tnn.MaxPool2d(3, 2, 1)
-      cin = widths[0]
-      for i, (depth, width) in enumerate(zip(stage_sizes, widths)):
-        blocks = []
-        for j in range(depth):
-          blocks.append(block(cin, width, 2 if i > 0 and j == 0 else 1))
-          cin = block.expansion * width
-        setattr(self, f"layer{i + 1}", tnn.Sequential(*blocks))
-      self.fc = tnn.Linear(cin, num_classes)
-
-    def forward(self, x):
-      x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
-      for i in range(4):
-        x = getattr(self, f"layer{i + 1}")(x)
-      return self.fc(x.mean(dim=(2, 3)))
-
-  class Attention(tnn.Module):
-    def __init__(self, dim, heads):
-      super().__init__()
-      self.heads, self.qkv, self.proj = heads, tnn.Linear(dim, 3 * dim), tnn.Linear(dim, dim)
-
-    def forward(self, x):
-      b, n, c = x.shape
-      q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-      weights = torch.softmax(q @ k.transpose(-2, -1) * (c // self.heads) ** -0.5, dim=-1)
-      return self.proj((weights @ v).transpose(1, 2).reshape(b, n, c))
-
-  class Mlp(tnn.Module):
-    def __init__(self, dim, hidden):
-      super().__init__()
-      self.fc1, self.fc2 = tnn.Linear(dim, hidden), tnn.Linear(hidden, dim)
-
-    def forward(self, x):
-      return self.fc2(tnn.functional.gelu(self.fc1(x)))
-
-  class Block(tnn.Module):
-    def __init__(self, dim, heads):
-      super().__init__()
-      self.norm1, self.attn = tnn.LayerNorm(dim, eps=1e-6), Attention(dim, heads)
-      self.norm2, self.mlp = tnn.LayerNorm(dim, eps=1e-6), Mlp(dim, 4 * dim)
-
-    def forward(self, x):
-      x = x + self.attn(self.norm1(x))
-      return x + self.mlp(self.norm2(x))
-
-  class PatchEmbed(tnn.Module):
-    def __init__(self, dim, patch):
-      super().__init__()
-      self.proj = tnn.Conv2d(3, dim, patch, patch)
-
-  class DeiT(tnn.Module):  # timm's VisionTransformer / distilled DeiT, eval mode
-    def __init__(self, dim, depth, heads, patch, tokens, distilled, num_classes):
-      super().__init__()
-      self.patch_embed = PatchEmbed(dim, patch)
-      self.cls_token = tnn.Parameter(torch.randn(1, 1, dim))
-      self.dist_token = tnn.Parameter(torch.randn(1, 1, dim)) if distilled else None
-      self.pos_embed = tnn.Parameter(torch.randn(1, tokens + 1 + distilled, dim))
-      self.blocks = tnn.Sequential(*[Block(dim, heads) for _ in range(depth)])
-      self.norm, self.head = tnn.LayerNorm(dim, eps=1e-6), tnn.Linear(dim, num_classes)
-      self.head_dist = tnn.Linear(dim, num_classes) if distilled else None
-
-    def forward(self, x):
-      x = self.patch_embed.proj(x).flatten(2).transpose(1, 2)
-      prefix = [self.cls_token] + ([self.dist_token] if self.dist_token is not None else [])
-      x = torch.cat([t.expand(x.shape[0], -1, -1) for t in prefix] + [x], dim=1) + self.pos_embed
-      x = self.norm(self.blocks(x))
-      if self.head_dist is None:
-        return self.head(x[:, 0])
-      return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
-
-  class LayerNorm2d(tnn.LayerNorm):
-    def forward(self, x):
-      return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-  class ConvNeXtBlock(tnn.Module):
-    def __init__(self, dim):
-      super().__init__()
-      self.conv_dw = tnn.Conv2d(dim, dim, 7, padding=3, groups=dim)
-      self.norm, self.mlp = tnn.LayerNorm(dim, eps=1e-6), Mlp(dim, 4 * dim)
-      self.gamma = tnn.Parameter(torch.randn(dim))
-
-    def forward(self, x):
-      y = self.mlp(self.norm(self.conv_dw(x).permute(0, 2, 3, 1)))
-      return x + (self.gamma * y).permute(0, 3, 1, 2)
-
-  class ConvNeXtStage(tnn.Module):
-    def __init__(self, cin, dim, depth, downsample):
-      super().__init__()
-      self.downsample = tnn.Identity()
-      if downsample:
-        self.downsample = tnn.Sequential(LayerNorm2d(cin, eps=1e-6), tnn.Conv2d(cin, dim, 2, 2))
-      self.blocks = tnn.Sequential(*[ConvNeXtBlock(dim) for _ in range(depth)])
-
-    def forward(self, x):
-      return self.blocks(self.downsample(x))
-
-  class ConvNeXtHead(tnn.Module):
-    def __init__(self, dim, num_classes):
-      super().__init__()
-      self.norm, self.fc = tnn.LayerNorm(dim, eps=1e-6), tnn.Linear(dim, num_classes)
-
-    def forward(self, x):
-      return self.fc(self.norm(x.mean(dim=(2, 3))))
-
-  class ConvNeXt(tnn.Module):  # timm's ConvNeXt (no conv_mlp), eval mode
-    def __init__(self, depths, dims, num_classes):
-      super().__init__()
-      self.stem = tnn.Sequential(tnn.Conv2d(3, dims[0], 4, 4), LayerNorm2d(dims[0], eps=1e-6))
-      cins = (dims[0],) + tuple(dims[:-1])
-      self.stages = tnn.Sequential(*[ConvNeXtStage(c, d, n, i > 0) for i, (c, d, n) in enumerate(zip(cins, dims, depths))])
-      self.head = ConvNeXtHead(dims[-1], num_classes)
-
-    def forward(self, x):
-      return self.head(self.stages(self.stem(x)))
-
-  return torch, {"resnet18": functools.partial(ResNet, BasicBlock), "resnet50": functools.partial(ResNet, Bottleneck),
-                 "deit_s": DeiT, "convnext_atto": ConvNeXt}
+IDS = [case[0] for case in CASES]
 
 
-def randomize(torch, module):
-  """Random values for every parameter and batch-norm statistic, so the comparison sees each of them."""
-  generator = torch.Generator().manual_seed(0)
-  with torch.no_grad():
-    for name, tensor in module.state_dict().items():
-      if tensor.is_floating_point():
-        values = torch.randn(tensor.shape, generator=generator) * 0.2
-        tensor.copy_(values.abs() + 0.5 if name.endswith("running_var") else values)
-  return module.eval()
+def converted_logits(name: str, settings: dict, side: int, path: str) -> np.ndarray:
+  variables = load_pretrained(name, path, num_classes=NUM_CLASSES, image_size=side, **settings)
+  model = MODELS.get(name)(num_classes=NUM_CLASSES, **settings)
+  return np.asarray(fast_jit(lambda v, x: model.apply(v, x, train=False))(variables, reference_images(side)))
 
 
-# (registry name, our settings, torch constructor arguments, image side, file suffix)
-CASES = [
-    ("resnet18", dict(widths=(8, 8, 16, 16)), dict(stage_sizes=(2, 2, 2, 2), widths=(8, 8, 16, 16)), 32, ".pth"),
-    ("resnet50", dict(stage_sizes=(1, 2, 1, 1), widths=(8, 8, 16, 16)),
-     dict(stage_sizes=(1, 2, 1, 1), widths=(8, 8, 16, 16)), 32, ".pth"),
-    ("deit_s", dict(embed_dim=16, depth=4, num_heads=2, patch_size=4, num_stages=2, distilled=True),
-     dict(dim=16, depth=4, heads=2, patch=4, tokens=16, distilled=True), 16, ".safetensors"),
-    ("convnext_atto", dict(depths=(1, 2, 1, 1), dims=(8, 8, 16, 16)),
-     dict(depths=(1, 2, 1, 1), dims=(8, 8, 16, 16)), 32, ".bin"),
-]
+@pytest.mark.parametrize("name, settings, torch_settings, side, suffix", CASES, ids=IDS)
+def test_converted_weights_give_the_committed_reference_logits(name, settings, torch_settings, side, suffix):
+  expected = np.load(os.path.join(DATA_DIR, "references.npz"))[f"logits_{name}"]
+  logits = converted_logits(name, settings, side, os.path.join(DATA_DIR, f"{name}.safetensors"))
+  np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
 
 
-def save(torch, module, path):
-  if path.endswith(".safetensors"):
-    safetensors_numpy = pytest.importorskip("safetensors.numpy")
-    safetensors_numpy.save_file({k: v.numpy() for k, v in module.state_dict().items()}, path)
-  else:
-    torch.save({"model": module.state_dict()}, path)  # wrapped, as DeiT's releases are
-
-
-@pytest.mark.parametrize("name, settings, torch_settings, side, suffix", CASES, ids=[case[0] for case in CASES])
-def test_converted_weights_give_the_reference_logits(tmp_path, name, settings, torch_settings, side, suffix):
+@pytest.mark.parametrize("name, settings, torch_settings, side, suffix", CASES, ids=IDS)
+def test_converted_weights_give_live_torch_logits(tmp_path, name, settings, torch_settings, side, suffix):
   torch, references = torch_modules()
   reference = randomize(torch, references[name](num_classes=NUM_CLASSES, **torch_settings))
   path = str(tmp_path / f"weights{suffix}")
   save(torch, reference, path)
-  variables = load_pretrained(name, path, num_classes=NUM_CLASSES, image_size=side, **settings)
-  images = np.random.default_rng(0).standard_normal((2, side, side, 3)).astype(np.float32)
-  with torch.no_grad():
-    expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
-  model = MODELS.get(name)(num_classes=NUM_CLASSES, **settings)
-  apply = jax.jit(functools.partial(model.apply, train=False), compiler_options=FAST_COMPILE)
-  logits = apply(variables, jnp.asarray(images))
-  np.testing.assert_allclose(np.asarray(logits), expected, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(converted_logits(name, settings, side, path),
+                             torch_logits(torch, reference, reference_images(side)), rtol=1e-4, atol=1e-4)
 
 
 def test_a_missing_file_says_where_to_get_weights(tmp_path):
@@ -254,10 +80,80 @@ def test_mismatching_keys_and_shapes_are_named(tmp_path):
   assert "timm/convnext_atto" in message
 
 
-@pytest.mark.parametrize("side, size", [(5, 3), (1, 7), (14, 7), (7, 7), (9, 2)])
-def test_adaptive_avg_pool_matches_pytorch(side, size):
-  torch = pytest.importorskip("torch")
-  x = np.random.default_rng(0).standard_normal((2, side, side, 3)).astype(np.float32)
-  expected = torch.nn.AdaptiveAvgPool2d(size)(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
-  np.testing.assert_allclose(np.asarray(adaptive_avg_pool(jnp.asarray(x), size)), expected.transpose(0, 2, 3, 1),
+@pytest.mark.parametrize("side, size", POOL_CASES)
+def test_adaptive_avg_pool_matches_committed_pytorch_outputs(side, size):
+  expected = np.load(os.path.join(DATA_DIR, "references.npz"))[f"pool_{side}_{size}"]
+  np.testing.assert_allclose(np.asarray(adaptive_avg_pool(jnp.asarray(pool_input(side)), size)), expected,
                              rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("side, size", POOL_CASES[:2])
+def test_adaptive_avg_pool_matches_live_pytorch(side, size):
+  torch = pytest.importorskip("torch")
+  x = pool_input(side)
+  np.testing.assert_allclose(np.asarray(adaptive_avg_pool(jnp.asarray(x), size)), torch_adaptive_pool(torch, x, size),
+                             rtol=1e-6, atol=1e-6)
+
+
+# ImageNet normalization: converted weights see images as their source trained them.
+
+def imagenet_by_hand(images: np.ndarray) -> np.ndarray:
+  mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+  return (images.astype(np.float32) / 255.0 - mean) / std
+
+
+def uint8_split(n=12, side=8, seed=0):
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, 2, n).astype(np.int32)
+  return {"image": rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8), "label": labels,
+          "cue": labels.copy(), "group": (2 * labels + labels).astype(np.int32), "id": np.arange(n, dtype=np.int32)}
+
+
+def test_imagenet_normalization_is_per_channel_mean_and_std():
+  images = uint8_split()["image"]
+  np.testing.assert_allclose(np.asarray(pipeline.normalize_images(images, "imagenet")), imagenet_by_hand(images),
+                             rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(pipeline.normalize_images(np.array([0, 255], np.uint8))), [-1.0, 1.0])
+  with pytest.raises(ValueError, match="normalization must be one of"):
+    pipeline.normalize_images(images, "imagenet1k")
+
+
+def test_a_pretrained_model_section_selects_imagenet_normalization_for_the_run(tiny_config, tmp_path):
+  assert models.input_normalization(tiny_config.model) == "symmetric"
+  config = shrink(tiny_config, 1, model__pretrained="weights.safetensors")
+  assert models.input_normalization(config.model) == "imagenet"
+  dataset = data.build_dataset(config.dataset, config.seed)
+  model = models.build_model(config.model, dataset.num_classes)
+  variables = models.init_variables(model, jax.random.key(0), dataset.image_shape)
+  state = loop.train_classifier(config, dataset, model, str(tmp_path), variables=variables)
+  assert state.input_normalization == "imagenet"
+
+
+def test_every_consumer_of_a_state_or_model_applies_its_input_normalization():
+  """Training step, evaluation step, predictions, hybrid tables and probe features all see imagenet-normalized
+  images when asked to (and the two normalizations give different logits here, so the check can fail)."""
+  model = MODELS.get("mlp")(num_classes=2, widths=(16,))
+  variables = models.init_variables(model, jax.random.key(0), (8, 8, 3))
+  split = uint8_split(n=64)
+  by_hand = np.asarray(model.apply(variables, imagenet_by_hand(split["image"]), train=False))
+  symmetric = np.asarray(model.apply(variables, pipeline.normalize_images(split["image"]), train=False))
+  split["label"] = by_hand.argmax(-1).astype(np.int32)  # all correct under imagenet normalization, not under [-1, 1]
+  assert np.sum(symmetric.argmax(-1) != split["label"]) > 0
+  state = create_train_state(model, variables, optax.sgd(0.0), input_normalization="imagenet")
+
+  np.testing.assert_allclose(common.predict(state, split, 5), by_hand, rtol=1e-5, atol=1e-5)
+  counts = jax.jit(eval_step, static_argnums=(2, 3))(state, split, 2, 4)
+  expected = metrics.count_correct(jnp.asarray(by_hand), split, 2, 4)
+  chex.assert_trees_all_close(counts, expected)
+  _, out = jax.jit(train_step)(state, split, jax.random.key(1))
+  expected_loss = optax.softmax_cross_entropy_with_integer_labels(by_hand, split["label"]).mean()
+  np.testing.assert_allclose(float(out["loss"]), expected_loss, rtol=1e-5)
+
+  for method in ("prefix_tree", "per_mask"):
+    table = hybrids.hybrid_counts(model, variables, variables, model.blocks, np.ones((1, len(model.blocks))),
+                                  {"test": split}, 2, 4, 4, method, input_normalization="imagenet")
+    np.testing.assert_allclose(table["test"]["correct"][0], len(split["label"]))
+  features = probes.block_features(model, variables, split["image"], model.blocks, grid=1,
+                                   input_normalization="imagenet")
+  head = features[model.blocks[-1]]
+  np.testing.assert_allclose(head, by_hand, rtol=1e-5, atol=1e-5)

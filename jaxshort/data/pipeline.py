@@ -6,8 +6,14 @@ from typing import Iterator
 import jax.numpy as jnp
 import numpy as np
 
+from jaxshort.data.augment import IMAGENET_MEAN, IMAGENET_STD, normalize
 from jaxshort.data.schema import Split
 from jaxshort.errors import UserError
+
+# How uint8 images become the model's float input. 'symmetric': [0, 255] -> [-1, 1], for models trained here
+# from a fresh init; 'imagenet': (x / 255 - mean) / std with ImageNet's per-channel statistics, what torchvision's
+# and timm's ImageNet weights were trained with (models.input_normalization picks it when model.pretrained is set).
+INPUT_NORMALIZATIONS = ("symmetric", "imagenet")
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -49,6 +55,12 @@ def eval_batches(split: Split, batch_size: int) -> Iterator[Split]:
     yield batch
 
 
-def normalize_images(images: jnp.ndarray) -> jnp.ndarray:
-  """uint8 images [..., H, W, C] to float32 in [-1, 1]; done inside the jitted step to move 4x fewer bytes."""
-  return images.astype(jnp.float32) * (2.0 / 255.0) - 1.0
+def normalize_images(images: jnp.ndarray, normalization: str = "symmetric") -> jnp.ndarray:
+  """uint8 images [..., H, W, C] to the model's float32 input (see INPUT_NORMALIZATIONS); the one place every
+  caller (training, evaluation, hybrid tables, probes, predictions) preprocesses images. Done inside the jitted
+  programs, to move 4x fewer bytes."""
+  if normalization == "symmetric":
+    return images.astype(jnp.float32) * (2.0 / 255.0) - 1.0
+  if normalization == "imagenet":
+    return normalize(images, IMAGENET_MEAN, IMAGENET_STD)
+  raise ValueError(f"normalization must be one of {INPUT_NORMALIZATIONS}, got {normalization!r}")

@@ -124,6 +124,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   check_dataset(dataset)
   model = models.build_model(config.model, dataset.num_classes)
   blocks = list(model.blocks)
+  normalization = models.input_normalization(config.model)
   pair = train_pair(config, dataset, model, workdir)
   train_time = time.perf_counter() - t0
 
@@ -133,12 +134,14 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tables = {}
   for name, other in (("pair", pair.skewed), ("noise_floor", pair.noise)):
     tables[name] = hybrid_table(model, pair.clean, other, blocks, sets, dataset.num_classes, dataset.num_groups,
-                                group_names, masks, permutations, config.localize.chunk_size)
+                                group_names, masks, permutations, config.localize.chunk_size,
+                                input_normalization=normalization)
   scores = scores_of(tables["pair"], dataset)
   noise = scores_of(tables["noise_floor"], dataset)
   replicate_scores = [scores_of(hybrid_table(model, rep["clean"], rep["skewed"], blocks, sets, dataset.num_classes,
                                             dataset.num_groups, group_names, masks, permutations,
-                                            config.localize.chunk_size), dataset) for rep in pair.replicates]
+                                            config.localize.chunk_size, input_normalization=normalization),
+                               dataset) for rep in pair.replicates]
   replicate = replicate_report([scores] + replicate_scores, pair.info["data_seed"],
                                pair.info["replicate_data_seeds"], blocks)
   table_time = time.perf_counter() - t0 - train_time
@@ -149,7 +152,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     cue_set = cue_probe_set(dataset.splits[dataset.roles["aligned_test"]],
                             dataset.splits[dataset.roles["conflict_test"]], config.seed)
     probes = {run: probe_accuracies(model, variables, blocks, label_set, cue_set, dataset.num_classes,
-                                    dataset.num_cues, config.localize.probe_ridge, config.localize.probe_grid)
+                                    dataset.num_cues, config.localize.probe_ridge, config.localize.probe_grid,
+                                    input_normalization=normalization)
               for run, variables in (("clean", pair.clean), ("skewed", pair.skewed))}
   interventions = None
   if config.localize.interventions:
@@ -175,7 +179,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       },
       "config": config_dict(config),
       "pair": pair.info,
-      "model": {"name": config.model.name, "blocks": blocks, "num_params": num_params(pair.clean["params"])},
+      "model": {"name": config.model.name, "blocks": blocks, "num_params": num_params(pair.clean["params"]),
+                "input_normalization": normalization},
       "dataset": dataset.describe(),
       "accuracy": pair.metrics,
       "mean_accuracy": {run: mean_accuracy(m) for run, m in pair.metrics.items()},

@@ -89,6 +89,7 @@ def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run
   results = {
       "method": config.method,
       "uses_group_labels": config.method in USES_GROUP_LABELS,
+      "input_normalization": state.input_normalization,
       "seed": config.seed,
       "summary": summary,
       "selection": {"rule": config.selection, **info},

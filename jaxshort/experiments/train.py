@@ -29,7 +29,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "summary": result_summary(dataset, split_metrics),
       "metrics": split_metrics,
       "dataset": dataset.describe(),
-      "model": {"name": config.model.name, "blocks": list(model.blocks), "num_params": num_params(state.params)},
+      "model": {"name": config.model.name, "blocks": list(model.blocks), "num_params": num_params(state.params),
+                "input_normalization": state.input_normalization},
       "training": {"steps": config.num_steps, "wall_time_s": time.perf_counter() - t0},
       "environment": environment(),
   })

@@ -60,7 +60,8 @@ def chunked(split: Split, chunk_size: int) -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=None)
-def _table_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int, num_groups: int):
+def _table_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int, num_groups: int,
+                   normalization: str):
   """The jitted program (clean, skewed, masks [M, K], chunked sets) -> counts per set, each leaf [M, ...]."""
   mesh = sharding.data_mesh()
 
@@ -68,7 +69,7 @@ def _table_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int, 
     variables = splice(clean, skewed, mask, blocks)
 
     def chunk_counts(batch):
-      logits = model.apply(variables, normalize_images(batch["image"]), train=False)
+      logits = model.apply(variables, normalize_images(batch["image"], normalization), train=False)
       return count_correct(logits, batch, num_classes, num_groups)
 
     return {name: jax.tree.map(lambda x: x.sum(0), jax.lax.map(chunk_counts, chunks))
@@ -155,7 +156,8 @@ def check_block_keys(variables: dict, blocks: Sequence[str]) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _prefix_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int, num_groups: int):
+def _prefix_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int, num_groups: int,
+                    normalization: str):
   """The jitted program (clean, skewed, chunked sets) -> counts per set, each leaf [2^K, ...] (mask-code order).
 
   The chunks of every set are split over the devices; each device sums its chunks, then the devices sum (psum).
@@ -163,7 +165,7 @@ def _prefix_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int,
   mesh = sharding.data_mesh()
 
   def chunk_counts(clean, skewed, batch):
-    logits = prefix_tree_logits(model, clean, skewed, blocks, normalize_images(batch["image"]))
+    logits = prefix_tree_logits(model, clean, skewed, blocks, normalize_images(batch["image"], normalization))
     return jax.vmap(lambda x: count_correct(x, batch, num_classes, num_groups))(logits)
 
   def local_table(clean, skewed, sets):
@@ -180,13 +182,14 @@ def _prefix_program(model: nn.Module, blocks: tuple[str, ...], num_classes: int,
 
 def prefix_tree_counts(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[str],
                        test_sets: dict[str, Split], num_classes: int, num_groups: int,
-                       chunk_size: int = 250) -> dict[str, dict[str, np.ndarray]]:
+                       chunk_size: int = 250, input_normalization: str = "symmetric"
+                       ) -> dict[str, dict[str, np.ndarray]]:
   """Summed count_correct counts of all 2^K hybrids on every test set: {set: {field: [2^K, ...]}}, row = code.
 
   Chunks hold at most `chunk_size` examples, fewer where a set is too small to give every device a chunk.
   """
   check_block_keys(clean, blocks)
-  mesh, program = _prefix_program(model, tuple(blocks), num_classes, num_groups)
+  mesh, program = _prefix_program(model, tuple(blocks), num_classes, num_groups, input_normalization)
   sets = {name: _pad_chunks(chunked(split, min(chunk_size, -(-len(split["label"]) // mesh.size))), mesh.size)
           for name, split in test_sets.items()}
   clean, skewed = sharding.replicate((jax.device_get(clean), jax.device_get(skewed)), mesh)
@@ -215,17 +218,20 @@ def use_prefix_tree(masks: np.ndarray, method: str) -> bool:
 
 def hybrid_counts(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[str], masks: np.ndarray,
                   test_sets: dict[str, Split], num_classes: int, num_groups: int, chunk_size: int = 250,
-                  method: str = "prefix_tree") -> dict[str, dict[str, np.ndarray]]:
+                  method: str = "prefix_tree", input_normalization: str = "symmetric"
+                  ) -> dict[str, dict[str, np.ndarray]]:
   """Summed correct/example counts (metrics.count_correct) of every hybrid on every test set.
 
   masks bool/float [M, K]; returns {set: {count field: [M, ...]}} on the host. method: 'prefix_tree' (all 2^K
   hybrids, then the rows of `masks`; used where `use_prefix_tree`) or 'per_mask'. Both give the same counts.
+  Images are preprocessed by `input_normalization` (data.pipeline.normalize_images).
   """
   if use_prefix_tree(masks, method):
-    counts = prefix_tree_counts(model, clean, skewed, blocks, test_sets, num_classes, num_groups, chunk_size)
+    counts = prefix_tree_counts(model, clean, skewed, blocks, test_sets, num_classes, num_groups, chunk_size,
+                                input_normalization)
     codes = mask_codes(np.asarray(masks) == 1)
     return jax.tree.map(lambda x: x[codes], counts)
-  mesh, program = _table_program(model, tuple(blocks), num_classes, num_groups)
+  mesh, program = _table_program(model, tuple(blocks), num_classes, num_groups, input_normalization)
   masks = np.asarray(masks, np.float32)
   num_masks = len(masks)
   padded = -(-num_masks // mesh.size) * mesh.size
@@ -240,7 +246,7 @@ def hybrid_counts(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[
 def hybrid_table(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[str], test_sets: dict[str, Split],
                  num_classes: int, num_groups: int, group_names: Sequence[str], masks: np.ndarray | None = None,
                  permutations: np.ndarray | None = None, chunk_size: int = 250,
-                 method: str = "prefix_tree") -> dict:
+                 method: str = "prefix_tree", input_normalization: str = "symmetric") -> dict:
   """Accuracy of every hybrid on each test set: overall, worst group and per group.
 
   clean, skewed: variables of `model` ({params, batch_stats}, top-level keys = blocks, K of them); test_sets:
@@ -252,7 +258,7 @@ def hybrid_table(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[s
   if masks is None:
     masks, permutations = hybrid_masks(len(blocks))
   counts = hybrid_counts(model, clean, skewed, blocks, masks, test_sets, num_classes, num_groups, chunk_size,
-                         method)
+                         method, input_normalization)
   sets = {}
   for name, set_counts in counts.items():
     rows = [summarize({k: v[m] for k, v in set_counts.items()}, list(group_names)) for m in range(len(masks))]

@@ -57,17 +57,18 @@ def block_outputs(model: nn.Module, variables: dict, images: jnp.ndarray, blocks
 
 
 @functools.lru_cache(maxsize=None)
-def _features_program(model: nn.Module, blocks: tuple[str, ...], grid: int):
+def _features_program(model: nn.Module, blocks: tuple[str, ...], grid: int, normalization: str):
   def features(variables, images):
-    outputs = block_outputs(model, variables, normalize_images(images), blocks)
+    outputs = block_outputs(model, variables, normalize_images(images, normalization), blocks)
     return {name: pool_features(outputs[name], grid) for name in blocks}
   return jax.jit(features)
 
 
 def block_features(model: nn.Module, variables: dict, images: np.ndarray, blocks: Sequence[str], grid: int = 2,
-                   batch_size: int = 500) -> dict[str, np.ndarray]:
-  """{block: float32 [N, D_block]}: pooled outputs of every block for uint8 images [N, H, W, C]."""
-  program = _features_program(model, tuple(blocks), grid)
+                   batch_size: int = 500, input_normalization: str = "symmetric") -> dict[str, np.ndarray]:
+  """{block: float32 [N, D_block]}: pooled outputs of every block for uint8 images [N, H, W, C], preprocessed by
+  `input_normalization` (data.pipeline.normalize_images)."""
+  program = _features_program(model, tuple(blocks), grid, input_normalization)
   chunks = [jax.device_get(program(variables, images[i:i + batch_size]))
             for i in range(0, len(images), batch_size)]
   return {name: np.concatenate([c[name] for c in chunks]) for name in blocks}
@@ -103,11 +104,14 @@ def cue_probe_set(aligned: Split, conflict: Split, seed: int) -> Split:
 
 
 def probe_accuracies(model: nn.Module, variables: dict, blocks: Sequence[str], label_set: Split, cue_set: Split,
-                     num_classes: int, num_cues: int, ridge: float = 10.0, grid: int = 2) -> dict:
+                     num_classes: int, num_cues: int, ridge: float = 10.0, grid: int = 2,
+                     input_normalization: str = "symmetric") -> dict:
   """{label: [K], cue: [K]}: held-out probe accuracy for the label (on `label_set`) and the cue (on `cue_set`)
   at the output of each of the K blocks."""
-  label_features = block_features(model, variables, label_set["image"], blocks, grid)
-  cue_features = block_features(model, variables, cue_set["image"], blocks, grid)
+  label_features = block_features(model, variables, label_set["image"], blocks, grid,
+                                  input_normalization=input_normalization)
+  cue_features = block_features(model, variables, cue_set["image"], blocks, grid,
+                                input_normalization=input_normalization)
   return {
       "label": [ridge_probe_accuracy(label_features[b], label_set["label"], num_classes, ridge) for b in blocks],
       "cue": [ridge_probe_accuracy(cue_features[b], cue_set["cue"], num_cues, ridge) for b in blocks],

@@ -98,7 +98,9 @@ def predict(state: TrainState, split: dict, batch_size: int, method=None) -> np.
   """Outputs of `state.apply_fn` on a split's images, in order: [N, ...]; logits by default, or those of
   `method` (a model method's name, or a function (module, images) -> array)."""
   kwargs = {"method": method} if method else {}
-  apply = jax.jit(lambda variables, images: state.apply_fn(variables, normalize_images(images), **kwargs))
+  normalization = state.input_normalization
+  apply = jax.jit(lambda variables, images: state.apply_fn(variables, normalize_images(images, normalization),
+                                                           **kwargs))
   outputs = [np.asarray(apply(state.variables(), jnp.asarray(batch["image"])))[batch["mask"]]
              for batch in eval_batches(split, batch_size)]
   return np.concatenate(outputs)

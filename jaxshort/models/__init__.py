@@ -74,6 +74,13 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int) -> nn.Modul
     raise UserError(f"model {config.name!r} does not take these settings {sorted(kwargs)}: {error}") from None
 
 
+def input_normalization(config: ml_collections.ConfigDict) -> str:
+  """How the images of a `config.model` section are preprocessed (data.pipeline.INPUT_NORMALIZATIONS): 'imagenet'
+  where `pretrained` names converted weights (every source in pretrained.SOURCES was trained on ImageNet with its
+  mean and std), else 'symmetric' ([-1, 1])."""
+  return "imagenet" if config.get("pretrained") else "symmetric"
+
+
 def init_variables(model: nn.Module, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:
   """Initial variables of `model` for images of `image_shape` ([H, W, C]); no intermediates."""
   try:
@@ -106,5 +113,5 @@ def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: 
           for collection, blocks in fresh.items()}
 
 
-__all__ = ["MODELS", "build_model", "init_variables", "initial_variables", "model_config", "model_defaults",
+__all__ = ["MODELS", "build_model", "init_variables", "initial_variables", "input_normalization", "model_config", "model_defaults",
            "model_fields"]

@@ -88,7 +88,8 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
     variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
   if tx is None:
     tx = make_optimizer(config.optimizer, config.num_steps)
-  state = sharding.replicate(create_train_state(model, variables, tx, method_state), mesh)
+  state = create_train_state(model, variables, tx, method_state, models.input_normalization(config.model))
+  state = sharding.replicate(state, mesh)
   checkpoints = Checkpointer(os.path.join(run_dir, "checkpoints"))
   state = checkpoints.restore_latest(state)
   start = int(jax.device_get(state.step))

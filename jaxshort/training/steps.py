@@ -6,7 +6,7 @@ localization run train with. The step does, in one place, what every objective n
 - augmentation (`augment='crop_flip'`: the standard CIFAR random 4-pixel-padded crop and horizontal flip,
   data/augment.py) on the uint8 batch, keyed by (seed, step), so a resumed run and both runs of a localization
   pair see the same crops and flips;
-- the image preprocessing the model expects (`data.pipeline.normalize_images`);
+- the image preprocessing the model expects (`data.pipeline.normalize_images`, by `state.input_normalization`);
 - mixed precision (`compute_dtype='bfloat16'`, for GPUs and TPUs): the objective sees a bfloat16 copy of the
   parameters and images, and `apply_model` returns float32 outputs, so the loss, the gradients, the parameters,
   the optimizer state and the batch statistics stay float32;
@@ -105,7 +105,8 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, loss_fn: Objectiv
   Returns the new state and scalar metrics: the objective's, plus `loss`, `grad_norm` and `param_norm`."""
   rng = jax.random.fold_in(rng, state.step)
   augment_rng, rng = jax.random.split(rng)
-  images = normalize_images(augment_images(batch["image"], augment_rng, augment)).astype(compute_dtype)
+  images = normalize_images(augment_images(batch["image"], augment_rng, augment), state.input_normalization)
+  images = images.astype(compute_dtype)
   batch = {**batch, "image": images}
 
   def objective(params):  # batch statistics stay float32, as the parameters the optimizer holds
@@ -130,7 +131,8 @@ def make_train_step(loss_fn: Objective = cross_entropy_objective, compute_dtype:
 
 def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int) -> dict:
   """Summed counts over `batch` (see metrics.count_correct), the model in eval mode."""
-  logits = state.apply_fn(state.variables(), normalize_images(batch["image"]), train=False)
+  logits = state.apply_fn(state.variables(), normalize_images(batch["image"], state.input_normalization),
+                          train=False)
   return count_correct(logits, batch, num_classes, num_groups)
 
 
