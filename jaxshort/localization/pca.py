@@ -5,6 +5,13 @@ blocks, so each series is placed at the relative depths (b + 0.5) / K of its blo
 a common grid of G depths; each series is scaled to unit L2 norm on its own (C is typically 20x smaller than E,
 and a joint norm would let E alone set the axes), then the two are concatenated into one vector [2G], so PCA
 compares where each effect lives, not how large it is. PCA is by SVD of the centred vectors.
+
+Unit scaling would also blow a series that is only noise up to the size of a real effect. So, with the default
+`noise_rule='leave_out'`, a series whose total effect (its sum over blocks) is within the run's replicate spread
+(results.json `replicate.total`, from the replicate pairs of `localize.replicates`) contributes zeros, and a run
+whose every series is within its spread is left out of the PCA; both are named in the output. Runs without
+replicate pairs cannot be judged and are kept as measured (marked `None`). `noise_rule='keep'` takes every
+series as measured.
 """
 
 import glob
@@ -15,6 +22,7 @@ import numpy as np
 from jaxshort.training.workdir import read_json
 
 PROFILE_KEYS = ("spurious_encoding", "core_forgetting")
+NOISE_RULES = ("leave_out", "keep")
 
 
 def relative_depths(num_points: int) -> np.ndarray:
@@ -28,13 +36,22 @@ def resample_profile(values: Sequence[float], grid_size: int) -> np.ndarray:
   return np.interp(relative_depths(grid_size), relative_depths(len(values)), values)
 
 
-def profile_vector(profile: dict, grid_size: int, keys: Sequence[str] = PROFILE_KEYS) -> np.ndarray:
+def profile_vector(profile: dict, grid_size: int, keys: Sequence[str] = PROFILE_KEYS,
+                   zeroed: Sequence[str] = ()) -> np.ndarray:
   """float [len(keys) * G]: the resampled series of `keys`, each scaled to unit L2 norm on its own (a zero series
-  stays 0), concatenated."""
+  stays 0), concatenated; the series named in `zeroed` contribute zeros."""
   def unit(series):
     norm = np.linalg.norm(series)
     return series / norm if norm > 0 else series
-  return np.concatenate([unit(resample_profile(profile[k], grid_size)) for k in keys])
+  return np.concatenate([np.zeros(grid_size) if k in zeroed else unit(resample_profile(profile[k], grid_size))
+                         for k in keys])
+
+
+def above_replicate_spread(results: dict) -> dict[str, bool | None]:
+  """{series: whether the run's total effect stands above its replicate spread}; None for a run without
+  replicate pairs."""
+  replicate = results.get("replicate")
+  return {k: bool(replicate["total"][k]["above_spread"]) if replicate else None for k in PROFILE_KEYS}
 
 
 def pca(vectors: np.ndarray, num_components: int) -> dict:
@@ -72,14 +89,40 @@ def gather(patterns: list[str]) -> list[tuple[str, dict]]:
   return runs
 
 
-def principal_axes(runs: list[tuple[str, dict]], grid_size: int, num_components: int) -> dict:
-  """The PCA of the runs' profile vectors, with each run's label and scores (see the module docstring)."""
-  vectors = np.stack([profile_vector(r["profile"], grid_size) for _, r in runs])
+def noise_selection(runs: list[tuple[str, dict]], noise_rule: str) -> tuple[list[dict], list[dict]]:
+  """(kept, left_out) under `noise_rule` (see the module docstring): kept holds {path, results, above_spread,
+  zeroed}, left_out {path, label, above_spread, reason}."""
+  if noise_rule not in NOISE_RULES:
+    raise ValueError(f"noise_rule must be one of {NOISE_RULES}, got {noise_rule!r}")
+  kept, left_out = [], []
+  for path, results in runs:
+    above = above_replicate_spread(results)
+    zeroed = [k for k, v in above.items() if v is False] if noise_rule == "leave_out" else []
+    if len(zeroed) == len(PROFILE_KEYS):
+      left_out.append({"path": path, **run_label(results), "above_spread": above,
+                       "reason": "every series' total effect is within the replicate spread"})
+    else:
+      kept.append({"path": path, "results": results, "above_spread": above, "zeroed": zeroed})
+  return kept, left_out
+
+
+def principal_axes(runs: list[tuple[str, dict]], grid_size: int, num_components: int,
+                   noise_rule: str = "leave_out") -> dict:
+  """The PCA of the runs' profile vectors, with each run's label and scores, and the runs left out or with a
+  series zeroed by `noise_rule` (see the module docstring). Raises ValueError if fewer than 2 runs remain."""
+  kept, left_out = noise_selection(runs, noise_rule)
+  if len(kept) < 2:
+    raise ValueError(f"{len(kept)} of {len(runs)} runs stand above their replicate spread; the principal axes need "
+                     f"2 (noise_rule='keep' takes every run as measured)")
+  vectors = np.stack([profile_vector(k["results"]["profile"], grid_size, zeroed=k["zeroed"]) for k in kept])
   result = pca(vectors, num_components)
   return {
       "grid": {"relative_depth": relative_depths(grid_size), "series": list(PROFILE_KEYS),
                "normalization": "each resampled series scaled to unit L2 norm on its own, then concatenated"},
-      "runs": [{"path": path, **run_label(r), "scores": s} for (path, r), s in zip(runs, result["scores"])],
+      "noise_rule": noise_rule,
+      "runs": [{"path": k["path"], **run_label(k["results"]), "above_spread": k["above_spread"],
+                "zeroed_series": k["zeroed"], "scores": s} for k, s in zip(kept, result["scores"])],
+      "left_out": left_out,
       "explained_variance_ratio": result["explained_variance_ratio"],
       "loadings": result["components"],
       "mean_profile": result["mean"],

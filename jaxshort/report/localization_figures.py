@@ -76,18 +76,24 @@ def plot_hybrid_table(table: dict, path: str, title: str = "", max_rows: int = 6
 
 
 def plot_axes(axes: dict, path: str) -> None:
-  """Scatter of the runs on the first two axes (coloured by model), and each axis's loadings over depth."""
+  """Scatter of the runs on the first two axes (coloured by model; hollow where a series within the replicate
+  spread was zeroed), and each axis's loadings over depth."""
   fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
   scores = np.array([r["scores"] for r in axes["runs"]])
   scores = np.pad(scores, ((0, 0), (0, max(0, 2 - scores.shape[1]))))
   models = sorted({str(r["model"]) for r in axes["runs"]})
   for model in models:
     rows = [i for i, r in enumerate(axes["runs"]) if str(r["model"]) == model]
-    left.scatter(scores[rows, 0], scores[rows, 1], label=model)
+    hollow = [i for i in rows if axes["runs"][i].get("zeroed_series")]
+    solid = [i for i in rows if i not in hollow]
+    dots = left.scatter(scores[solid, 0], scores[solid, 1], label=model)
+    left.scatter(scores[hollow, 0], scores[hollow, 1], facecolors="none", edgecolors=dots.get_facecolor())
   for run, (x, y) in zip(axes["runs"], scores[:, :2]):
     left.annotate(f"{run['dataset']} rho={run['rho']} s{run['seed']}", (x, y), fontsize=7)
   ratio = list(axes["explained_variance_ratio"]) + [0.0, 0.0]
-  left.set(xlabel=f"PC1 ({100 * ratio[0]:.0f}%)", ylabel=f"PC2 ({100 * ratio[1]:.0f}%)", title="runs on the axes")
+  left_out = len(axes.get("left_out", []))
+  left.set(xlabel=f"PC1 ({100 * ratio[0]:.0f}%)", ylabel=f"PC2 ({100 * ratio[1]:.0f}%)",
+           title="runs on the axes" + (f" ({left_out} within the replicate spread left out)" if left_out else ""))
   left.legend(fontsize=8)
   depth = np.asarray(axes["grid"]["relative_depth"])
   for i, loading in enumerate(np.asarray(axes["loadings"])[:3]):
