@@ -48,7 +48,7 @@ SECTION_FIELDS = {
     "optimizer": ("name", "learning_rate", "schedule", "warmup_steps", "weight_decay", "grad_clip_norm",
                   "momentum", "nesterov"),
     "sitar": ("alpha", "beta", "lambda_cons", "method", "isotropic", "reconstruction_weight"),
-    "jtt": ("first_steps", "upweights"),
+    "jtt": ("first_steps", "upweights", "early_stopping"),
     "lff": ("q", "ema"),
     "chroma": ("shortcut_dims",),
     "group_dro": ("step_size", "early_stopping"),

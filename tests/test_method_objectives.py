@@ -1,17 +1,19 @@
 """Each baseline's objective against numbers worked out by hand from its own paper's definition."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from jaxshort.methods.lff import ema_update, initial_state, relative_difficulty
+from jaxshort.methods.common import BestByValidation
+from jaxshort.methods.lff import ema_update, initial_state, lff_objective, relative_difficulty
 from jaxshort.methods.classifier import (as_dense_head, dfr_head, group_balanced_index, group_dro_objective,
                                          group_dro_weights, group_losses, jtt_weights, l1_logistic_regression,
                                          linear_predictions, worst_group_accuracy)
 from jaxshort.models import init_variables
-from jaxshort.models.simple import MLP
+from jaxshort.models.simple import MLP, SmallCNN
 from jaxshort.training.state import create_train_state
 from jaxshort.training.steps import classification_loss, make_train_step
 
@@ -124,3 +126,52 @@ def test_dfr_dense_head_computes_the_linear_model_on_unscaled_features(num_class
     np.testing.assert_allclose(logits, scores, rtol=1e-4, atol=1e-4)
   np.testing.assert_array_equal(logits.argmax(1), linear_predictions((features - mean) / scale, coef, intercept))
   assert np.mean(logits.argmax(1) == labels) > 0.6
+
+
+def test_lff_objective_is_gce_of_the_biased_plus_w_weighted_ce_of_the_debiased_model():
+  """Nam et al. (2020), eq. (2)-(3): loss = mean GCE_q(biased) + mean W(x) CE(debiased), W from the moving
+  averages, which carry no gradient; by hand, the first time each row is seen (so the averages are the losses)."""
+  biased = jnp.array([[2.0, 0.0], [0.0, 1.0], [0.5, 0.0], [0.0, 3.0]])
+  debiased = jnp.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.0], [0.0, 0.5]])
+  labels, train_labels, q = jnp.array([0, 1, 1, 0]), jnp.array([0, 1, 1, 0, 1, 0]), 0.7
+  apply_fn = lambda variables, images, rngs=None, train=True, method=None: (variables["params"]["b"],
+                                                                          variables["params"]["d"])
+  batch = {"image": jnp.zeros((4, 1)), "label": labels, "index": jnp.array([0, 1, 2, 3])}
+  objective = lff_objective(q, 0.7, train_labels, 2)
+  params = {"b": biased, "d": debiased}
+  (loss, (_, state, _)), grads = jax.value_and_grad(objective, has_aux=True)(
+      params, {}, initial_state(6), batch, jax.random.key(0), apply_fn)
+
+  p_b, p_d = np.asarray(jax.nn.softmax(biased)), np.asarray(jax.nn.softmax(debiased))
+  rows = np.arange(4)
+  ce_b, ce_d = -np.log(p_b[rows, labels]), -np.log(p_d[rows, labels])
+  gce = (1 - p_b[rows, labels] ** q) / q
+  # rows 4 and 5 are unseen (average 0), so each class's largest average is among rows 0-3
+  l_b = ce_b / np.array([max(ce_b[[0, 3]]), max(ce_b[[1, 2]]), max(ce_b[[1, 2]]), max(ce_b[[0, 3]])])
+  l_d = ce_d / np.array([max(ce_d[[0, 3]]), max(ce_d[[1, 2]]), max(ce_d[[1, 2]]), max(ce_d[[0, 3]])])
+  weight = l_b / (l_b + l_d)
+  assert float(loss) == pytest.approx(gce.mean() + (weight * ce_d).mean(), rel=1e-5)
+  np.testing.assert_allclose(state["ema_b"][:4], ce_b, rtol=1e-5)
+  onehot = np.eye(2)[labels]
+  # W is a constant of the step: the debiased gradient is W (p - y) / B; the biased one is GCE's alone
+  np.testing.assert_allclose(grads["d"], weight[:, None] * (p_d - onehot) / 4, rtol=1e-4, atol=1e-7)
+  gce_grad = -(p_b[rows, labels] ** q)[:, None] * (onehot - p_b) / 4
+  np.testing.assert_allclose(grads["b"], gce_grad, rtol=1e-4, atol=1e-7)
+
+
+def test_model_selection_keeps_the_batch_statistics_of_the_selected_step(tmp_path):
+  model = SmallCNN(num_classes=2, widths=(4,))
+  variables = init_variables(model, jax.random.key(0), (8, 8, 3))
+  state = create_train_state(model, variables, optax.sgd(0.1))
+  selector = BestByValidation(str(tmp_path), "val", "worst_group_accuracy")
+  selector(10, state, {"val": {"worst_group_accuracy": 0.6}})
+  later = state.replace(params=jax.tree.map(lambda x: x + 1.0, state.params),
+                        batch_stats=jax.tree.map(lambda x: x + 2.0, state.batch_stats))
+  selector(20, later, {"val": {"worst_group_accuracy": 0.4}})
+  assert selector.info["step"] == 10
+  chosen = selector.best_state(later)
+  chex.assert_trees_all_equal(chosen.params, state.params)
+  chex.assert_trees_all_equal(chosen.batch_stats, state.batch_stats)
+  # a resumed run reads its choice back
+  chex.assert_trees_all_equal(BestByValidation(str(tmp_path), "val").best_state(later).batch_stats,
+                              state.batch_stats)

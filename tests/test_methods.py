@@ -13,7 +13,9 @@ from configs.sitar import ablation_cmnist, compare_cmnist, colored_mnist, waterb
 from jaxshort import data, experiments
 from jaxshort.experiments import compare
 from jaxshort.errors import UserError
-from jaxshort.methods import METHODS
+from jaxshort.methods import METHODS, uses_group_labels
+from jaxshort.methods.classifier import worst_group_accuracy
+from jaxshort.methods.common import predict
 from jaxshort.methods.lff import BiasedDebiasedPair, initial_state, lff_objective
 from jaxshort.models import init_variables
 from jaxshort.models.simple import SmallCNN
@@ -147,5 +149,33 @@ def test_seed_statistics_use_the_sample_std_and_a_t_interval():
   half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) = 4.3027
   assert stats["ci95"] == pytest.approx([0.3 - half, 0.3 + half])
   assert compare.seed_statistics([0.5])["std"] is None
-  markdown = compare.markdown_table({"erm": {"out_of_distribution_accuracy": stats}}, {"erm": "erm"}, None)
+  markdown = compare.markdown_table({"erm": {"out_of_distribution_accuracy": stats}}, {"erm": "erm"},
+                                    {"erm": "val"}, None)
   assert "30.0 ± 10.0" in markdown and "3 seed(s) per row" in markdown
+  assert "| erm | erm | val |" in markdown
+
+
+def test_group_label_use_follows_the_method_and_the_selection_rule():
+  assert uses_group_labels("erm", "best_validation") == "no" and uses_group_labels("sitar", "last") == "no"
+  assert uses_group_labels("erm", "best_worst_group") == "val"
+  assert uses_group_labels("group_dro", "best_worst_group") == "train + val"
+  assert uses_group_labels("dfr", "last") == "val"
+
+
+def test_jtt_chooses_upweight_and_stopping_step_by_worst_group_validation_accuracy(tiny_cmnist, tmp_path):
+  """Liu et al. (2021), section 5: lambda_up and each final model's early stopping by worst-group validation
+  accuracy."""
+  base, dataset = tiny_cmnist
+  config = with_overrides(base, {"method": "jtt", "num_steps": 6, "eval_every_steps": 2, "jtt.upweights": (1.0, 50.0)})
+  state, info = METHODS.get("jtt")(config, dataset, str(tmp_path), str(tmp_path / "erm"))
+  assert info["rule"] == "best validation worst_group_accuracy"
+  scores = info["validation_worst_group_accuracy_by_upweight"]
+  assert info["upweight"] == max((1.0, 50.0), key=lambda u: scores[f"{u:g}"])
+  for upweight in ("1", "50"):  # each candidate's score is its own early-stopped evaluation's
+    best = json.loads((tmp_path / f"final_upweight{upweight}" / "best.json").read_text())
+    assert best["metric"] == "validation worst_group_accuracy"
+    assert best["score"] == pytest.approx(scores[upweight])
+  val = dataset.splits[dataset.roles["validation"]]
+  predictions = predict(state, val, 64).argmax(-1)
+  assert worst_group_accuracy(predictions, val["label"], val["group"]) == pytest.approx(
+      scores[f"{info['upweight']:g}"])

@@ -54,6 +54,9 @@ def get_config() -> ml_collections.ConfigDict:
   # = 60% predictive; it takes lambda_up >= 9 for the colour to stop predicting the label, so larger values
   # are in the grid.
   config.jtt.upweights = (6.0, 20.0, 50.0)
+  # Each final model keeps its evaluation with the best worst-group validation accuracy: Liu et al. (2021) tune
+  # early stopping on it, as lambda_up.
+  config.jtt.early_stopping = True
   config.lff = ml_collections.ConfigDict()
   config.lff.q = 0.7               # generalized cross-entropy exponent (Nam et al., 2020)
   config.lff.ema = 0.7             # decay of the per-example loss averages (Nam et al., 2020)
@@ -79,6 +82,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_steps = 3000
   config.log_every_steps = 50
   config.eval_every_steps = 250    # best-validation selection looks at these evaluations
-  config.selection = "last"        # or 'best_validation', the paper's rule (see the docstring)
+  config.selection = "last"        # or 'best_validation', the paper's rule (see the docstring), or
+  # 'best_worst_group' (early stopping on worst-group validation accuracy; uses validation group labels)
   config.checkpoint_every_steps = 1000
   return config

@@ -19,7 +19,7 @@ from jaxshort import data as data_lib
 from jaxshort.config import parse_variant, with_overrides
 from jaxshort.experiments.results import environment, write_results
 from jaxshort.experiments.sitar import AT_BEST_KEYS, SUMMARY_KEYS, run_method
-from jaxshort.methods import METHODS, USES_GROUP_LABELS
+from jaxshort.methods import METHODS
 from jaxshort.report import sitar_figures
 
 # Colored MNIST numbers of the SITAR paper (ID / OOD accuracy, %), for the comparison table.
@@ -62,11 +62,12 @@ def cell(statistics: dict | None) -> str:
   return f"{100 * statistics['mean']:.1f} ± {100 * statistics['std']:.1f}"
 
 
-def markdown_table(table: dict[str, dict], methods: dict[str, str], paper: dict | None,
-                   at_best: bool = False) -> str:
+def markdown_table(table: dict[str, dict], methods: dict[str, str], group_labels: dict[str, str],
+                   paper: dict | None, at_best: bool = False) -> str:
   """The comparison as a markdown table, in percent, mean ± sample std over seeds, then the 95% t interval of
-  each OOD mean and a line saying how many seeds; with `at_best`, also the numbers at the best-validation
-  evaluation of the same runs ('-' where a method has none)."""
+  each OOD mean and a line saying how many seeds; `group_labels` says where each variant uses group labels
+  (methods.uses_group_labels); with `at_best`, also the numbers at the best-validation evaluation of the same
+  runs ('-' where a method has none)."""
   keys = SUMMARY_KEYS + (AT_BEST_KEYS if at_best else ())
   header = ("| variant | method | group labels | ID acc | OOD acc | OOD acc, 95% t interval | OOD worst-group |"
             + (" ID / OOD / OOD worst-group at best validation |" if at_best else "")
@@ -80,7 +81,7 @@ def markdown_table(table: dict[str, dict], methods: dict[str, str], paper: dict 
     cells = cells[:2] + [interval] + cells[2:]
     if at_best:
       cells = cells[:4] + [" / ".join(cells[4:])]
-    row = (f"| {name} | {method} | {USES_GROUP_LABELS.get(method, 'no')} | "
+    row = (f"| {name} | {method} | {group_labels[name]} | "
            + " | ".join(cells) + " |")
     if paper:
       row += f" {'{} / {}'.format(*paper[name]) if name in paper else '-'} |"
@@ -97,6 +98,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   for _, values in variants:
     METHODS.get(values["method"])  # an unknown method is refused before anything runs
   rows = {name: [] for name, _ in variants}
+  group_labels = {}
   runs, t0 = [], time.perf_counter()
   for seed in config.compare.seeds:
     datasets = {}  # a variant that overrides a `dataset.` field gets its own data
@@ -115,12 +117,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       os.makedirs(run_dir, exist_ok=True)
       write_results(run_dir, results)
       rows[name].append(results["summary"])
+      group_labels[name] = results["uses_group_labels"]
       runs.append({"variant": name, "seed": seed, "summary": results["summary"],
                    "wall_time_s": results["wall_time_s"], "top_scores": _top_scores(results)})
   table = aggregate(rows)
   methods = {name: values["method"] for name, values in variants}
   paper = PAPER_COLORED_MNIST if config.dataset.name == "colored_mnist" and config.compare.paper_column else None
-  markdown = markdown_table(table, methods, paper, at_best=config.selection == "last")
+  markdown = markdown_table(table, methods, group_labels, paper, at_best=config.selection == "last")
   with open(os.path.join(workdir, "table.md"), "w") as f:
     f.write(markdown)
   oracle = data_lib.build_dataset(config.dataset, config.compare.seeds[0]).info.get("oracle_ood_accuracy")

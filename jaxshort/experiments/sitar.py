@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxshort import data as data_lib
 from jaxshort.experiments.results import environment, result_summary, write_results
-from jaxshort.methods import METHODS, USES_GROUP_LABELS
+from jaxshort.methods import METHODS, uses_group_labels
 from jaxshort.methods.common import predict
 from jaxshort.report import sitar_figures
 from jaxshort.report.figures import plot_training
@@ -88,7 +88,7 @@ def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run
     summary.update({f"{key}_at_best_validation": at_best[key] for key in SUMMARY_KEYS})
   results = {
       "method": config.method,
-      "uses_group_labels": config.method in USES_GROUP_LABELS,
+      "uses_group_labels": uses_group_labels(config.method, config.selection),
       "input_normalization": state.input_normalization,
       "seed": config.seed,
       "summary": summary,

@@ -24,6 +24,12 @@ def erm(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
   return fit(config, dataset, build_backbone(config, dataset), erm_dir, cross_entropy_objective, name="erm")
 
 
+def early_stopping(enabled: bool) -> dict:
+  """`fit`'s selection arguments for a method's own early stopping on worst-group validation accuracy, or {}
+  (the config's `selection` rule) when not `enabled`."""
+  return {"select": True, "select_metric": "worst_group_accuracy"} if enabled else {}
+
+
 def jtt_weights(wrong: np.ndarray, upweight: float) -> np.ndarray:
   """JTT's per-example weights float32 [N]: lambda_up for the error set, 1 elsewhere (Liu et al., 2021, eq. 2)."""
   return np.where(wrong, upweight, 1.0).astype(np.float32)
@@ -32,8 +38,10 @@ def jtt_weights(wrong: np.ndarray, upweight: float) -> np.ndarray:
 def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
   """Just Train Twice (Liu et al., 2021): a short ERM run (`jtt.first_steps`, last state) finds the error set;
   then, for each lambda_up of `jtt.upweights`, a fresh model trained with the error set weighted by it. As in
-  the paper, lambda_up is chosen by the worst-group accuracy on the validation split (so JTT uses validation
-  group labels)."""
+  the paper (section 5: "we tune the algorithm hyperparameters and model hyperparameters (such as early
+  stopping) based on the worst-group accuracy on the validation set"), lambda_up is chosen by the worst-group
+  validation accuracy of each final model, which with `jtt.early_stopping` is itself the evaluation with the best
+  worst-group validation accuracy; JTT thus uses validation group labels."""
   del erm_dir
   model = build_backbone(config, dataset)
   first, _ = fit(config, dataset, model, os.path.join(run_dir, "identify"), cross_entropy_objective,
@@ -46,7 +54,7 @@ def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
     reweighted = dataclasses.replace(dataset, splits={**dataset.splits, train_name: {
         **train, "weight": jtt_weights(wrong, upweight)}})
     state, info = fit(config, reweighted, model, os.path.join(run_dir, f"final_upweight{upweight:g}"),
-                      cross_entropy_objective, name=f"jtt-{upweight:g}")
+                      cross_entropy_objective, name=f"jtt-{upweight:g}", **early_stopping(config.jtt.early_stopping))
     score = worst_group_accuracy(predict(state, val, config.eval_batch_size).argmax(-1), val["label"], val["group"])
     candidates[upweight] = (score, state, info)
   best = max(config.jtt.upweights, key=lambda u: candidates[u][0])
@@ -92,10 +100,8 @@ def group_dro(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str,
   del erm_dir
   objective = group_dro_objective(config.group_dro.step_size, dataset.num_groups)
   q0 = {"q": jnp.full(dataset.num_groups, 1.0 / dataset.num_groups, jnp.float32)}
-  early = config.group_dro.early_stopping
   return fit(config, dataset, build_backbone(config, dataset), run_dir, objective, name="group_dro",
-             method_state=q0, select=True if early else None,
-             select_metric="worst_group_accuracy" if early else "balanced_accuracy")
+             method_state=q0, **early_stopping(config.group_dro.early_stopping))
 
 
 def group_balanced_index(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:

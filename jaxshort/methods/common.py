@@ -1,9 +1,12 @@
 """What every method shares: building the backbone, one training run of an objective with model selection,
 and predictions on a split.
 
-Model selection uses no group labels: the evaluation with the highest class-balanced accuracy on the validation
-split (in-distribution, like the training data) is kept. Its parameters are saved next to the checkpoints
-(`best.msgpack`, `best.json`), so a resumed run keeps its choice.
+Model selection (`config.selection`): 'best_validation' keeps the evaluation with the highest class-balanced
+accuracy on the validation split (in-distribution, like the training data; no group labels); 'best_worst_group'
+the one with the highest worst-group validation accuracy (early stopping on validation group labels, as GroupDRO
+and JTT do; `methods.uses_group_labels` marks such runs); 'last' the final state. The selected parameters and
+batch statistics are saved next to the checkpoints (`best.msgpack`, `best.json`), so a resumed run keeps its
+choice.
 """
 
 import os
@@ -50,37 +53,46 @@ class BestByValidation:
       self.info = {"step": int(step), "metric": f"validation {self.metric}", "score": float(score),
                    "metrics": {name: {k: float(m[k]) for k in keep if k in m} for name, m in results.items()}}
       with open(self.params_path, "wb") as f:
-        f.write(serialization.to_bytes(jax.device_get(state.params)))
+        f.write(serialization.to_bytes(jax.device_get(selected_variables(state))))
       write_json(self.info_path, self.info)
 
   def best_state(self, state: TrainState) -> TrainState:
-    """`state` with the selected parameters (unchanged if nothing was selected)."""
+    """`state` with the selected parameters and batch statistics (unchanged if nothing was selected)."""
     if self.info is None:
       return state
+    current = selected_variables(state)
     with open(self.params_path, "rb") as f:
-      params = serialization.from_bytes(jax.device_get(state.params), f.read())
-    return state.replace(params=jax.device_put(params, jax.tree.map(lambda x: x.sharding, state.params)))
+      selected = serialization.from_bytes(jax.device_get(current), f.read())
+    return state.replace(**jax.device_put(selected, jax.tree.map(lambda x: x.sharding, current)))
 
 
-SELECTION_RULES = ("best_validation", "last")
+def selected_variables(state: TrainState) -> dict:
+  """What model selection keeps of a state: the parameters and the batch statistics they were evaluated with."""
+  return {"params": state.params, "batch_stats": state.batch_stats}
+
+
+SELECTION_RULES = ("best_validation", "best_worst_group", "last")
+SELECTION_METRICS = {"best_validation": "balanced_accuracy", "best_worst_group": "worst_group_accuracy",
+                     "last": "balanced_accuracy"}  # 'last' still tracks the best-validation evaluation
 
 
 def fit(config: ml_collections.ConfigDict, dataset: Dataset, model: nn.Module, run_dir: str, loss_fn,
         num_steps: int | None = None, select: bool | None = None, name: str = "train",
-        method_state=None, select_metric: str = "balanced_accuracy") -> tuple[TrainState, dict]:
+        method_state=None, select_metric: str | None = None) -> tuple[TrainState, dict]:
   """Trains `model` on the objective `loss_fn` (training/steps.py), starting from `method_state`, for
   `num_steps` (default `config.num_steps`).
 
   Returns the selected state and {'selected_step', ...}: the evaluation with the best validation
-  `select_metric` (balanced accuracy: no group labels), or the last state if `select` is False. `select`
-  defaults to `config.selection` ('best_validation' or 'last'). The best-validation evaluation is tracked
-  either way: `best_validation` in the returned dict holds its step, score and every split's metrics at that
-  step, so one run reports both rules.
+  `select_metric`, or the last state if `select` is False. `select` and `select_metric` default to what
+  `config.selection` says (module docstring). The best evaluation is tracked either way: `best_validation` in
+  the returned dict holds its step, score and every split's metrics at that step, so one run reports both rules.
   """
+  if config.selection not in SELECTION_RULES:
+    raise UserError(f"selection must be one of {', '.join(SELECTION_RULES)}, got {config.selection!r}")
   if select is None:
-    if config.selection not in SELECTION_RULES:
-      raise UserError(f"selection must be one of {', '.join(SELECTION_RULES)}, got {config.selection!r}")
-    select = config.selection == "best_validation"
+    select = config.selection != "last"
+  if select_metric is None:
+    select_metric = SELECTION_METRICS[config.selection]
   if num_steps is not None and num_steps != config.num_steps:
     config = with_overrides(config, {"num_steps": num_steps})
   variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
