@@ -9,7 +9,7 @@ import pytest
 
 from jaxshort.methods.common import BestByValidation
 from jaxshort.methods.lff import ema_update, initial_state, lff_objective, relative_difficulty
-from jaxshort.methods.classifier import (as_dense_head, dfr_head, group_balanced_index, group_dro_objective,
+from jaxshort.methods.classifier import (as_dense_head, best_upweight, dfr_head, error_set, group_balanced_index, group_dro_objective,
                                          group_dro_weights, group_losses, jtt_weights, l1_logistic_regression,
                                          linear_predictions, worst_group_accuracy)
 from jaxshort.models import init_variables
@@ -78,6 +78,9 @@ def test_lff_moving_averages_and_relative_difficulty_by_hand():
 
 def test_jtt_weights_upweight_the_error_set():
   np.testing.assert_array_equal(jtt_weights(np.array([True, False, True]), 20.0), [20.0, 1.0, 20.0])
+  logits = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]])
+  np.testing.assert_array_equal(error_set(logits, np.array([0, 0, 1])), [False, True, False])
+  assert best_upweight({6.0: 0.2, 20.0: 0.5, 50.0: 0.4}) == 20.0
 
 
 def test_erm_objective_is_the_weighted_mean_cross_entropy():
@@ -152,6 +155,16 @@ def test_lff_objective_is_gce_of_the_biased_plus_w_weighted_ce_of_the_debiased_m
   weight = l_b / (l_b + l_d)
   assert float(loss) == pytest.approx(gce.mean() + (weight * ce_d).mean(), rel=1e-5)
   np.testing.assert_allclose(state["ema_b"][:4], ce_b, rtol=1e-5)
+  np.testing.assert_allclose(state["ema_d"][:4], ce_d, rtol=1e-5)
+  # a second step on rows 0 (seen) and 4 (not yet): 0.7 old + 0.3 new for the one, the loss itself for the other
+  batch2 = {**batch, "label": jnp.array([0, 0, 1, 1]), "index": jnp.array([0, 4, 2, 5])}
+  _, (_, state2, _) = objective(params, {}, state, batch2, jax.random.key(0), apply_fn)
+  ce_b2 = -np.log(p_b[rows, [0, 0, 1, 1]])
+  ce_d2 = -np.log(p_d[rows, [0, 0, 1, 1]])
+  np.testing.assert_allclose(np.asarray(state2["ema_b"])[[0, 4, 2, 5]], [0.7 * ce_b[0] + 0.3 * ce_b2[0], ce_b2[1],
+                                                             0.7 * ce_b[2] + 0.3 * ce_b2[2], ce_b2[3]], rtol=1e-5)
+  np.testing.assert_allclose(np.asarray(state2["ema_d"])[[0, 4, 2, 5]], [0.7 * ce_d[0] + 0.3 * ce_d2[0], ce_d2[1],
+                                                             0.7 * ce_d[2] + 0.3 * ce_d2[2], ce_d2[3]], rtol=1e-5)
   onehot = np.eye(2)[labels]
   # W is a constant of the step: the debiased gradient is W (p - y) / B; the biased one is GCE's alone
   np.testing.assert_allclose(grads["d"], weight[:, None] * (p_d - onehot) / 4, rtol=1e-4, atol=1e-7)
@@ -172,6 +185,7 @@ def test_model_selection_keeps_the_batch_statistics_of_the_selected_step(tmp_pat
   chosen = selector.best_state(later)
   chex.assert_trees_all_equal(chosen.params, state.params)
   chex.assert_trees_all_equal(chosen.batch_stats, state.batch_stats)
-  # a resumed run reads its choice back
-  chex.assert_trees_all_equal(BestByValidation(str(tmp_path), "val").best_state(later).batch_stats,
-                              state.batch_stats)
+  # a resumed run reads its choice back; one that now selects by another metric chooses afresh
+  resumed = BestByValidation(str(tmp_path), "val", "worst_group_accuracy")
+  chex.assert_trees_all_equal(resumed.best_state(later).batch_stats, state.batch_stats)
+  assert BestByValidation(str(tmp_path), "val", "balanced_accuracy").info is None

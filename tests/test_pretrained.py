@@ -13,7 +13,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxshort import data, models
+from jaxshort import data, experiments, models
 from jaxshort.data import pipeline
 from jaxshort.errors import UserError
 from jaxshort.localization import hybrids, probes
@@ -116,6 +116,8 @@ def test_imagenet_normalization_is_per_channel_mean_and_std():
   np.testing.assert_allclose(np.asarray(pipeline.normalize_images(np.array([0, 255], np.uint8))), [-1.0, 1.0])
   with pytest.raises(ValueError, match="normalization must be one of"):
     pipeline.normalize_images(images, "imagenet1k")
+  with pytest.raises(ValueError, match="needs RGB images, got 1 channel"):
+    pipeline.normalize_images(images[..., :1], "imagenet")
 
 
 def test_a_pretrained_model_section_selects_imagenet_normalization_for_the_run(tiny_config, tmp_path):
@@ -127,6 +129,12 @@ def test_a_pretrained_model_section_selects_imagenet_normalization_for_the_run(t
   variables = models.init_variables(model, jax.random.key(0), dataset.image_shape)
   state = loop.train_classifier(config, dataset, model, str(tmp_path), variables=variables)
   assert state.input_normalization == "imagenet"
+
+
+def test_a_pretrained_train_run_records_its_input_normalization(tiny_config, tmp_path, monkeypatch):
+  monkeypatch.setattr(models, "load_pretrained", lambda *args, **kwargs: {})  # no block loaded: all fresh
+  results = experiments.run(shrink(tiny_config, 2, model__pretrained="stub.safetensors"), str(tmp_path))
+  assert results["model"]["input_normalization"] == "imagenet"
 
 
 def test_every_consumer_of_a_state_or_model_applies_its_input_normalization():

@@ -62,5 +62,7 @@ def normalize_images(images: jnp.ndarray, normalization: str = "symmetric") -> j
   if normalization == "symmetric":
     return images.astype(jnp.float32) * (2.0 / 255.0) - 1.0
   if normalization == "imagenet":
+    if images.shape[-1] != len(IMAGENET_MEAN):
+      raise ValueError(f"ImageNet normalization needs RGB images, got {images.shape[-1]} channel(s)")
     return normalize(images, IMAGENET_MEAN, IMAGENET_STD)
   raise ValueError(f"normalization must be one of {INPUT_NORMALIZATIONS}, got {normalization!r}")

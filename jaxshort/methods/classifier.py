@@ -30,6 +30,16 @@ def early_stopping(enabled: bool) -> dict:
   return {"select": True, "select_metric": "worst_group_accuracy"} if enabled else {}
 
 
+def error_set(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """JTT's error set, bool [N]: the training examples the identification model gets wrong."""
+  return np.asarray(logits).argmax(-1) != labels
+
+
+def best_upweight(scores: dict[float, float]) -> float:
+  """The lambda_up with the highest worst-group validation accuracy (the first of equal ones)."""
+  return max(scores, key=scores.get)
+
+
 def jtt_weights(wrong: np.ndarray, upweight: float) -> np.ndarray:
   """JTT's per-example weights float32 [N]: lambda_up for the error set, 1 elsewhere (Liu et al., 2021, eq. 2)."""
   return np.where(wrong, upweight, 1.0).astype(np.float32)
@@ -48,7 +58,7 @@ def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
                  num_steps=config.jtt.first_steps, select=False, name="jtt-identify")
   train_name, val = dataset.roles["train"], dataset.splits[dataset.roles["validation"]]
   train = dict(dataset.splits[train_name])
-  wrong = predict(first, train, config.eval_batch_size).argmax(-1) != train["label"]
+  wrong = error_set(predict(first, train, config.eval_batch_size), train["label"])
   candidates = {}
   for upweight in config.jtt.upweights:
     reweighted = dataclasses.replace(dataset, splits={**dataset.splits, train_name: {
@@ -57,7 +67,7 @@ def jtt(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_d
                       cross_entropy_objective, name=f"jtt-{upweight:g}", **early_stopping(config.jtt.early_stopping))
     score = worst_group_accuracy(predict(state, val, config.eval_batch_size).argmax(-1), val["label"], val["group"])
     candidates[upweight] = (score, state, info)
-  best = max(config.jtt.upweights, key=lambda u: candidates[u][0])
+  best = best_upweight({u: candidates[u][0] for u in config.jtt.upweights})
   _, state, info = candidates[best]
   return state, {**info, "error_set_size": int(wrong.sum()), "error_set_fraction": float(wrong.mean()),
                  "upweight": best, "validation_worst_group_accuracy_by_upweight": {

@@ -45,6 +45,8 @@ class BestByValidation:
     self.info_path = os.path.join(run_dir, "best.json")
     self.split, self.metric = validation_split, metric
     self.info = read_json(self.info_path) if os.path.exists(self.info_path) else None
+    if self.info is not None and self.info.get("metric") != f"validation {metric}":
+      self.info = None  # chosen by another metric (the selection rule changed): choose afresh
 
   def __call__(self, step: int, state: TrainState, results: dict) -> None:
     score = results[self.split][self.metric]
@@ -62,7 +64,10 @@ class BestByValidation:
       return state
     current = selected_variables(state)
     with open(self.params_path, "rb") as f:
-      selected = serialization.from_bytes(jax.device_get(current), f.read())
+      saved = serialization.msgpack_restore(f.read())
+    if set(saved) != set(current):  # written before batch statistics were kept: the parameters alone
+      current, saved = {"params": current["params"]}, {"params": saved}
+    selected = serialization.from_state_dict(jax.device_get(current), saved)
     return state.replace(**jax.device_put(selected, jax.tree.map(lambda x: x.sharding, current)))
 
 
