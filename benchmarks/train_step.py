@@ -103,7 +103,7 @@ def jax_sitar_runner(batch_size: int):
                                          channels=SITAR["channels"], hidden=SITAR["hidden"],
                                          image_shape=SITAR["image_shape"])
   hp = SitarHParams(alpha=SITAR["alpha"], beta=SITAR["beta"], lambda_cons=SITAR["lambda_cons"])
-  step = make_train_step(sitar_objective(hp, SITAR["num_classes"]))
+  step = make_train_step(sitar_objective(hp, SITAR["num_classes"], 2))
   mesh = sharding.data_mesh()
   variables = init_variables(model, jax.random.key(0), SITAR["image_shape"])
   state = [sharding.replicate(create_train_state(model, variables, optax.adam(1e-3)), mesh)]

@@ -47,7 +47,8 @@ SUITE_SETS_IN_PARTS = ("seed", "num_cpu_devices", "distributed")
 SECTION_FIELDS = {
     "optimizer": ("name", "learning_rate", "schedule", "warmup_steps", "weight_decay", "grad_clip_norm",
                   "momentum", "nesterov"),
-    "sitar": ("alpha", "beta", "lambda_cons", "method", "isotropic", "reconstruction_weight"),
+    "sitar": ("alpha", "beta", "lambda_cons", "method", "isotropic", "reconstruction_weight", "stop_gradient",
+              "noise_scale", "noise_on", "consistency", "warmup_steps"),
     "jtt": ("first_steps", "upweights", "early_stopping"),
     "lff": ("q", "ema"),
     "chroma": ("shortcut_dims",),

@@ -9,7 +9,8 @@ import pytest
 
 from tests.bad_inputs import CASES, run_case
 
-pytestmark = pytest.mark.slow  # every test here spawns processes
+# every test here spawns processes; one xdist worker runs them all (`--dist loadgroup`), so the processes start once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bad_input")]
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,11 @@ def test_sitar_experiment_writes_results_and_figures(tmp_path):
       g["accuracy"] for g in ood["groups"].values() if g["count"])
   assert json.loads((tmp_path / "results.json").read_text())["summary"] == summary
   assert len(results["latent"]["train_scores"]) == 3
-  assert len(results["latent"]["score_history"]["scores"][0]) == 3
-  for name in ("results.json", "training.png", "scores.png", "traversal.png"):
+  history = results["latent"]["history"]
+  for series in ("score", "noise_std", "cue_correlation", "spread", "sensitivity"):
+    assert len(history[series][0]) == 3 and len(history[series]) == len(history["step"]), series
+  assert set(results["latent"]["cue_probe_without_top_dims"]) == {"0", "1", "2"}
+  for name in ("results.json", "training.png", "diagnostics.png", "traversal.png"):
     assert os.path.exists(tmp_path / name), name
 
 

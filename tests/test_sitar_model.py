@@ -53,7 +53,7 @@ def test_one_sitar_step_per_method(method):
   model = SitarVAE(num_classes=2, latent_dim=4, channels=(8, 16), image_shape=(28, 28, 3))
   state = create_train_state(model, init_variables(model, jax.random.key(0), (28, 28, 3)), optax.adam(1e-3))
   hp = SitarHParams(method=method)
-  step = make_train_step(sitar_objective(hp, 2))
+  step = make_train_step(sitar_objective(hp, 2, 2))
   rng = np.random.default_rng(0)
   batch = {"image": rng.integers(0, 255, (8, 28, 28, 3), dtype=np.uint8), "label": np.array([0, 1] * 4, np.int32)}
   before = jax.device_get(state.params)

@@ -6,7 +6,7 @@
 
 One run of one method (`method`: sitar, erm, jtt, lff, chroma_vae, group_dro, dfr) -> results.json (OOD
 accuracy, worst-group accuracy, per-dimension shortcut scores over training), training.png, and for the VAE
-methods traversal.png (decoded latent traversals of the top-scored dimensions) and scores.png. A SITAR run takes
+methods traversal.png (decoded latent traversals of the top-scored dimensions) and diagnostics.png. A SITAR run takes
 about 1 minute on a 2-core CPU.
 
 The paper gives no optimizer, batch size or length: Adam 1e-3 (constant), batch 128, 3,000 steps (128 epochs of
@@ -45,6 +45,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.sitar.method = "noise"    # 'noise' | 'penalty_exact' | 'penalty_sample'
   config.sitar.isotropic = False   # ablation: v = 1 for every dimension
   config.sitar.reconstruction_weight = 1.0  # x the summed squared error (the paper: 1); see sitar/loss.py
+  # Where the paper is silent (sitar/loss.py; docs/sitar.md has the study of each): the literal reading here.
+  config.sitar.stop_gradient = False  # True: the classifier's terms do not reach the encoder
+  config.sitar.noise_scale = "absolute"  # 'spread': alpha * v_j * (batch std of mu_j)
+  config.sitar.noise_on = "z"      # 'mu': the classifier reads (noised) mu instead of the sample z
+  config.sitar.consistency = "logits"  # 'probabilities': the consistency distance between softmax outputs
+  config.sitar.warmup_steps = 0    # steps of the VAE alone before the classifier and the noise start
 
   config.jtt = ml_collections.ConfigDict()
   config.jtt.first_steps = 200     # length of the identification ERM run

@@ -1,8 +1,13 @@
 """The `sitar` experiment: one method (SITAR or a baseline, jaxshort.methods) on one seed.
 
-Writes results.json (OOD accuracy, worst-group accuracy, the selected step, per-dimension shortcut scores over
-training and on the whole training split), training.png, and for the VAE methods scores.png and traversal.png.
-`run_method` is the part the `compare` experiment shares.
+Writes results.json (OOD accuracy, worst-group accuracy, the selected step), training.png, and for the VAE
+methods their latent diagnostics (results.json `latent`; diagnostics.png) and traversal.png. The diagnostics say
+why a run did or did not drop the shortcut: per latent dimension over training, the shortcut score, the
+correlation with the cue, the spread of mu against its noise, and the classifier's sensitivity (sitar/
+diagnostics.py); after training, the scores on the whole training split, a nonlinear cue probe on mu with the
+top-k scored dimensions removed (is the cue still readable elsewhere?), and the linear-probe OOD ceiling (does
+the latent hold the label beyond the shortcut?). The probes use cue and group labels; nothing in training or
+selection does. `run_method` is the part the `compare` experiment shares.
 """
 
 import os
@@ -15,9 +20,11 @@ import numpy as np
 from jaxshort import data as data_lib
 from jaxshort.experiments.results import environment, result_summary, write_results
 from jaxshort.methods import METHODS, uses_group_labels
+from jaxshort.methods.classifier import group_balanced_index
 from jaxshort.methods.common import predict
 from jaxshort.report import sitar_figures
 from jaxshort.report.figures import plot_training
+from jaxshort.sitar.diagnostics import cue_correlation
 from jaxshort.sitar.scores import shortcut_scores
 from jaxshort.training import sharding
 from jaxshort.training.loop import evaluate_splits
@@ -35,11 +42,40 @@ def encode_mean(state, split: dict, batch_size: int) -> np.ndarray:
   return predict(state, split, batch_size, method=lambda module, images: module.encode(images)[0])
 
 
-def score_history(records: list[dict]) -> dict[str, list]:
-  """The logged batch scores over training: {'step': [T], 'scores': [T, d]} from metrics.jsonl records."""
-  rows = [r for r in records if r["split"] == "train" and "score_0" in r]
-  dims = len([k for k in rows[0] if k.startswith("score_")]) if rows else 0
-  return {"step": [r["step"] for r in rows], "scores": [[r[f"score_{j}"] for j in range(dims)] for r in rows]}
+# The per-dimension series a VAE method logs (sitar/loss.py, sitar/diagnostics.py), each as `name_j`.
+LATENT_SERIES = ("score", "noise_std", "cue_correlation", "spread", "sensitivity")
+
+
+def latent_history(records: list[dict]) -> dict[str, list]:
+  """The logged per-dimension batch series over training from metrics.jsonl records: {'step': [T], and for each
+  of LATENT_SERIES the run logged: [T, d]}."""
+  rows = [r for r in records if r["split"] == "train"]
+  history = {"step": [r["step"] for r in rows]}
+  for name in LATENT_SERIES:
+    dims = len([k for k in rows[0] if k.startswith(f"{name}_") and k[len(name) + 1:].isdigit()]) if rows else 0
+    if dims:
+      history[name] = [[r[f"{name}_{j}"] for j in range(dims)] for r in rows]
+  return history
+
+
+def cue_probe_without_top_dims(mu: np.ndarray, cues: np.ndarray, groups: np.ndarray, ranked_dims: list[int],
+                               seed: int, max_removed: int = 3) -> dict[str, float]:
+  """{k: accuracy} of a nonlinear probe (15-nearest-neighbours on standardized codes) reading the cue from mu with
+  the k top-scored dimensions removed, k = 0..max_removed. Fit on half and scored on the other half of a
+  group-balanced subset of the rows (each (label, cue) group equally often), where the cue says nothing of the
+  label; chance is 1 / (number of cues)."""
+  from sklearn.neighbors import KNeighborsClassifier  # pylint: disable=import-outside-toplevel
+  from sklearn.pipeline import make_pipeline  # pylint: disable=import-outside-toplevel
+  from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
+  index = np.random.default_rng(seed).permutation(group_balanced_index(groups, np.random.default_rng(seed)))
+  fit, score = index[::2], index[1::2]
+  accuracies = {}
+  for k in range(min(max_removed, mu.shape[1] - 1) + 1):
+    kept = [j for j in range(mu.shape[1]) if j not in ranked_dims[:k]]
+    probe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))
+    probe.fit(mu[fit][:, kept], cues[fit])
+    accuracies[str(k)] = float(np.mean(probe.predict(mu[score][:, kept]) == cues[score]))
+  return accuracies
 
 
 def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> float:
@@ -62,16 +98,19 @@ def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> f
   return float(np.mean(probe.predict(encode_mean(state, ood, batch_size)) == ood["label"]))
 
 
-def latent_report(state, dataset: data_lib.Dataset, batch_size: int) -> dict:
-  """Scores of each latent dimension on the whole training split (the batch statistic, computed once over all
-  of it), |corr| of each with the cue, and the group-balanced probe, for the VAE methods."""
+def latent_report(state, dataset: data_lib.Dataset, batch_size: int, seed: int) -> dict:
+  """The VAE methods' diagnostics after training (module docstring): scores of each latent dimension on the whole
+  training split (the batch statistic, computed once over all of it), |corr| of each with the cue, the spread of
+  mu, the cue probe without the top-scored dimensions, and the group-balanced linear probe's OOD accuracy."""
   train = dataset.splits[dataset.roles["train"]]
   mu = encode_mean(state, train, batch_size)
   scores = np.asarray(shortcut_scores(mu, train["label"], dataset.num_classes))
-  cue_corr = [float(abs(np.corrcoef(mu[:, j], train["cue"])[0, 1])) if mu[:, j].std() > 0 else 0.0
-              for j in range(mu.shape[1])]
-  return {"train_scores": scores.tolist(), "cue_correlation": cue_corr, "latent_std": mu.std(0).tolist(),
-          "ranked_dims": np.argsort(-scores).tolist(),
+  cue_corr = np.asarray(cue_correlation(mu, train["cue"], dataset.num_cues))
+  ranked = np.argsort(-scores).tolist()
+  return {"train_scores": scores.tolist(), "cue_correlation": cue_corr.tolist(), "latent_std": mu.std(0).tolist(),
+          "ranked_dims": ranked,
+          "cue_probe_without_top_dims": cue_probe_without_top_dims(mu, train["cue"], train["group"], ranked, seed),
+          "cue_probe_chance": 1.0 / dataset.num_cues,
           "probe_ood_accuracy": group_balanced_probe(state, dataset, batch_size)}
 
 
@@ -97,8 +136,8 @@ def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run
       "wall_time_s": time.perf_counter() - t0,
   }
   if config.method in VAE_METHODS:
-    results["latent"] = latent_report(state, dataset, config.eval_batch_size)
-    results["latent"]["score_history"] = score_history(MetricsLog(os.path.join(run_dir, "metrics.jsonl")).read())
+    results["latent"] = latent_report(state, dataset, config.eval_batch_size, config.seed)
+    results["latent"]["history"] = latent_history(MetricsLog(os.path.join(run_dir, "metrics.jsonl")).read())
   return results, state
 
 
@@ -137,7 +176,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 os.path.join(workdir, "training.png"), title=f"{dataset.name} / {config.method}")
   if config.method in VAE_METHODS:
     latent = results["latent"]
-    if latent["score_history"]["step"]:
-      sitar_figures.plot_scores(latent["score_history"], os.path.join(workdir, "scores.png"))
+    if latent["history"]["step"]:
+      sitar_figures.plot_diagnostics(latent, os.path.join(workdir, "diagnostics.png"),
+                                     title=f"{dataset.name} / {config.method} / seed {config.seed}")
     sitar_figures.plot_traversal(traversal(state, dataset, latent), os.path.join(workdir, "traversal.png"))
   return results

@@ -9,22 +9,22 @@ import optax
 from jaxshort.data import Dataset
 from jaxshort.methods.common import build_backbone, fit
 from jaxshort.sitar import SitarHParams, sitar_loss
+from jaxshort.sitar.diagnostics import batch_diagnostics
 from jaxshort.sitar.loss import encode_sample_decode
 from jaxshort.training.steps import Objective, batch_accuracy, stateless_objective
 
 
 def sitar_hparams(config: ml_collections.ConfigDict) -> SitarHParams:
   """SitarHParams from the config's `sitar` field."""
-  return SitarHParams(alpha=config.sitar.alpha, beta=config.sitar.beta, lambda_cons=config.sitar.lambda_cons,
-                      method=config.sitar.method, isotropic=config.sitar.isotropic,
-                      reconstruction_weight=config.sitar.reconstruction_weight)
+  return SitarHParams(**config.sitar.to_dict())
 
 
-def sitar_objective(hp: SitarHParams, num_classes: int) -> Objective:
-  """The SITAR objective (sitar/loss.py) as the training step takes it."""
+def sitar_objective(hp: SitarHParams, num_classes: int, num_cues: int) -> Objective:
+  """The SITAR objective (sitar/loss.py) as the training step takes it; the batch's cues feed the diagnostics
+  only."""
   return stateless_objective(
       lambda params, apply_fn, batch, rng: sitar_loss(params, apply_fn, batch["image"], batch["label"], rng, hp,
-                                                      num_classes))
+                                                      num_classes, batch["step"], batch.get("cue"), num_cues))
 
 
 def sitar(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
@@ -33,7 +33,7 @@ def sitar(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm
   hp = sitar_hparams(config)
 
   return fit(config, dataset, build_backbone(config, dataset, "sitar_vae"), run_dir,
-             sitar_objective(hp, dataset.num_classes), name="sitar")
+             sitar_objective(hp, dataset.num_classes, dataset.num_cues), name="sitar")
 
 
 def chroma_vae(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str, erm_dir: str):
@@ -46,13 +46,16 @@ def chroma_vae(config: ml_collections.ConfigDict, dataset: Dataset, run_dir: str
 
   def loss_fn(params, apply_fn, batch, rng):
     labels = batch["label"]
-    _, z, l_vae, metrics = encode_sample_decode(apply_fn, params, batch["image"], rng, beta,
+    mu, z, l_vae, metrics = encode_sample_decode(apply_fn, params, batch["image"], rng, beta,
                                                    reconstruction_weight)
     z = jnp.concatenate([z[:, :model.shortcut_dims], jax.lax.stop_gradient(z[:, model.shortcut_dims:])], -1)
     shortcut_logits = apply_fn({"params": params}, z, method="classify_shortcut")
-    logits = apply_fn({"params": params}, z, method="classify")
+    classify = lambda codes: apply_fn({"params": params}, codes, method="classify")
+    logits = classify(z)
     ce = optax.softmax_cross_entropy_with_integer_labels
     loss = l_vae + jnp.mean(ce(shortcut_logits, labels)) + jnp.mean(ce(logits, labels))
+    if "cue" in batch:
+      metrics.update(batch_diagnostics(mu, z, batch["cue"], dataset.num_cues, classify))
     return loss, {**metrics, "accuracy": batch_accuracy(logits, labels),
                   "shortcut_accuracy": batch_accuracy(shortcut_logits, labels)}
 

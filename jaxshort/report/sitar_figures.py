@@ -1,4 +1,4 @@
-"""Figures of the SITAR experiments: shortcut scores over training, latent traversals, the comparison table."""
+"""Figures of the SITAR experiments: latent diagnostics over training, latent traversals, the comparison table."""
 
 import matplotlib
 
@@ -7,16 +7,42 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def plot_scores(history: dict, path: str) -> None:
-  """Batch shortcut score of every latent dimension over training. history: {'step': [T], 'scores': [T, d]}."""
-  scores = np.asarray(history["scores"])
-  fig, ax = plt.subplots(figsize=(7, 4))
-  for j in range(scores.shape[1]):
-    ax.plot(history["step"], scores[:, j], lw=1, label=f"dim {j}")
-  ax.set(title="shortcut score v_j = |corr(mu_j, y)| per batch", xlabel="step", ylabel="score", ylim=(0, 1))
-  ax.legend(fontsize=7, ncol=2)
+def plot_diagnostics(latent: dict, path: str, title: str = "") -> None:
+  """Why a VAE method's run did or did not drop the shortcut, per latent dimension over training: the shortcut
+  score, the correlation with the cue, the spread of mu (solid) against the noise std (dashed), and the
+  classifier's sensitivity; and after training, the cue probe with the top-scored dimensions removed.
+
+  latent: results.json's `latent` (experiments/sitar.py): `history` {'step': [T], series: [T, d]}, and
+  `cue_probe_without_top_dims`, `cue_probe_chance`, `probe_ood_accuracy`.
+  """
+  history = latent["history"]
+  steps = history["step"]
+  panels = [("score", "shortcut score v_j = |corr(mu_j, y)|"), ("cue_correlation", "|corr(mu_j, cue)|"),
+            ("spread", "spread of mu_j (solid), noise std (dashed)"),
+            ("sensitivity", "classifier sensitivity ||df/dz_j||")]
+  fig, axes = plt.subplots(1, 5, figsize=(22, 4))
+  for ax, (name, label) in zip(axes, panels):
+    if name not in history:
+      ax.set_axis_off()
+      continue
+    values = np.asarray(history[name])
+    for j in range(values.shape[1]):
+      ax.plot(steps, values[:, j], lw=1, color=f"C{j % 10}", label=f"dim {j}")
+      if name == "spread" and "noise_std" in history:
+        ax.plot(steps, np.asarray(history["noise_std"])[:, j], lw=1, ls="--", color=f"C{j % 10}")
+    ax.set(title=label, xlabel="step")
+  axes[0].legend(fontsize=7, ncol=2)
+  probe = latent.get("cue_probe_without_top_dims", {})
+  ks = sorted(probe, key=int)
+  axes[4].bar([int(k) for k in ks], [probe[k] for k in ks], color="C7")
+  axes[4].axhline(latent.get("cue_probe_chance", 0.5), color="k", ls=":", label="chance")
+  axes[4].set(title="cue probe on mu without the top-k dims", xlabel="k (top-scored dims removed)",
+              ylabel="cue accuracy (group-balanced)", ylim=(0, 1))
+  axes[4].legend(fontsize=7)
+  ceiling = latent.get("probe_ood_accuracy")
+  fig.suptitle(f"{title}   linear-probe OOD ceiling {100 * ceiling:.1f}%" if ceiling is not None else title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  fig.savefig(path, dpi=100)
   plt.close(fig)
 
 

@@ -6,6 +6,18 @@ with z = mu + sigma * eps the VAE sample, v the batch shortcut scores (constants
 e ~ N(0, I) per step. Gradients flow through both the noisy and the clean branch, into the encoder. The
 'penalty_exact' and 'penalty_sample' methods replace the noise by its second-order expectation (penalty.py):
 L_VAE + mean_n [ CE(f(z_n), y_n) + penalty_n ].
+
+Switches for what the paper leaves open (each off by default, i.e. the literal reading above; docs/sitar.md has the
+study of each):
+- `stop_gradient`: the classifier reads stop_gradient(code), so its terms train the classifier only and never
+  shape the encoder;
+- `noise_scale='spread'`: zbar = code + alpha * v_j * s_j * e, s_j the batch std of mu_j (a constant of the step),
+  so the noise is measured in units of each dimension's own spread and an encoder cannot outgrow it by scaling
+  the dimension up; 'absolute' is alpha * v_j * e;
+- `noise_on='mu'`: the classifier's code is the mean mu instead of the sample z (both branches);
+- `consistency='probabilities'`: ||softmax f(zbar) - softmax f(code)||^2 instead of the logits' distance
+  (the noise method only);
+- `warmup_steps`: the classifier terms (and so the noise) start after this many steps of the VAE alone.
 """
 
 import dataclasses
@@ -16,28 +28,43 @@ import optax
 
 from jaxshort.errors import UserError
 from jaxshort.models.vae import sample_latent
+from jaxshort.sitar.diagnostics import batch_diagnostics
 from jaxshort.sitar.penalty import exact_penalty, sample_penalty
 from jaxshort.sitar.scores import shortcut_scores
 
 METHODS = ("noise", "penalty_exact", "penalty_sample")
+NOISE_SCALES = ("absolute", "spread")
+NOISE_TARGETS = ("z", "mu")
+CONSISTENCY_SPACES = ("logits", "probabilities")
 
 
 @dataclasses.dataclass(frozen=True)
 class SitarHParams:
-  """SITAR's settings; `isotropic` replaces the scores by v = 1 (the ablation of targeting)."""
+  """SITAR's settings; `isotropic` replaces the scores by v = 1 (the ablation of targeting); the rest of the
+  switches are described in the module docstring."""
   alpha: float = 1.0
   beta: float = 2.0
   lambda_cons: float = 10.0
   method: str = "noise"
   isotropic: bool = False
   reconstruction_weight: float = 1.0
+  stop_gradient: bool = False
+  noise_scale: str = "absolute"
+  noise_on: str = "z"
+  consistency: str = "logits"
+  warmup_steps: int = 0
 
   def __post_init__(self):
-    if self.method not in METHODS:
-      raise UserError(f"sitar.method must be one of {', '.join(METHODS)}, got {self.method!r}")
-    for name in ("alpha", "beta", "lambda_cons", "reconstruction_weight"):
+    for name, choices in (("method", METHODS), ("noise_scale", NOISE_SCALES), ("noise_on", NOISE_TARGETS),
+                          ("consistency", CONSISTENCY_SPACES)):
+      if getattr(self, name) not in choices:
+        raise UserError(f"sitar.{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+    for name in ("alpha", "beta", "lambda_cons", "reconstruction_weight", "warmup_steps"):
       if getattr(self, name) < 0:
         raise UserError(f"sitar.{name} must be >= 0, got {getattr(self, name)}")
+    if self.consistency == "probabilities" and self.method != "noise":
+      raise UserError(f"sitar.consistency='probabilities' applies to sitar.method='noise', not {self.method!r}; "
+                      f"the penalties are of the logits")
 
 
 def vae_loss(images: jnp.ndarray, recon: jnp.ndarray, mu: jnp.ndarray, logvar: jnp.ndarray, beta: float,
@@ -67,34 +94,60 @@ def encode_sample_decode(apply_fn, params, images: jnp.ndarray, rng: jax.Array, 
   return mu, z, loss, {"vae_loss": loss, "reconstruction": reconstruction, "kl": kl}
 
 
-def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: jax.Array, hp: SitarHParams,
-               num_classes: int) -> tuple[jnp.ndarray, dict]:
-  """The SITAR objective (module docstring) of one batch: images float [B, H, W, C], labels int [B].
+def noise_scale(mu: jnp.ndarray, v: jnp.ndarray, hp: SitarHParams) -> jnp.ndarray:
+  """The noise std of each latent dimension [d]: alpha * v_j, times the batch std of mu_j for 'spread' (a
+  constant of the step)."""
+  scale = hp.alpha * v
+  if hp.noise_scale == "spread":
+    scale = scale * jnp.std(jax.lax.stop_gradient(mu), axis=0)
+  return scale
 
-  Returns (scalar loss, metrics): loss parts, batch accuracy of the classifier's training input, and the
-  scores `score_j` of every latent dimension j.
+
+def consistency_distance(noisy: jnp.ndarray, clean: jnp.ndarray, space: str) -> jnp.ndarray:
+  """||a - b||^2 per example of two logit arrays [B, C], in logit or probability space -> [B]."""
+  if space == "probabilities":
+    noisy, clean = jax.nn.softmax(noisy), jax.nn.softmax(clean)
+  return jnp.sum((noisy - clean)**2, -1)
+
+
+def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: jax.Array, hp: SitarHParams,
+               num_classes: int, step: jnp.ndarray | int = 0, cues: jnp.ndarray | None = None,
+               num_cues: int = 0) -> tuple[jnp.ndarray, dict]:
+  """The SITAR objective (module docstring) of one batch at training step `step`: images float [B, H, W, C],
+  labels int [B].
+
+  Returns (scalar loss, metrics): loss parts, batch accuracy of the classifier's training input, the scores
+  `score_j` and noise std `noise_std_j` of every latent dimension j, and, given the batch's `cues` [B] (metrics
+  only, never the loss), the diagnostics of diagnostics.py.
   """
   vae_rng, noise_rng = jax.random.split(rng)
   mu, z, l_vae, metrics = encode_sample_decode(apply_fn, params, images, vae_rng, hp.beta,
                                                hp.reconstruction_weight)
+  code = mu if hp.noise_on == "mu" else z
+  if hp.stop_gradient:
+    code = jax.lax.stop_gradient(code)
   v = jnp.ones(mu.shape[-1]) if hp.isotropic else shortcut_scores(mu, labels, num_classes)
-  scale = hp.alpha * v
+  scale = noise_scale(mu, v, hp)
   classify = lambda codes: apply_fn({"params": params}, codes, method="classify")
 
   if hp.method == "noise":
-    logits = classify(z + scale * jax.random.normal(noise_rng, z.shape))
-    regularizer = hp.lambda_cons * jnp.sum((logits - classify(z))**2, -1)
+    logits = classify(code + scale * jax.random.normal(noise_rng, code.shape))
+    regularizer = hp.lambda_cons * consistency_distance(logits, classify(code), hp.consistency)
   elif hp.method == "penalty_exact":
-    regularizer, logits = exact_penalty(classify, z, labels, scale, hp.lambda_cons)
+    regularizer, logits = exact_penalty(classify, code, labels, scale, hp.lambda_cons)
   else:
-    regularizer, logits = sample_penalty(classify, z, labels, scale, hp.lambda_cons, noise_rng)
-  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # on the noisy code, or on z (penalty)
-  loss = l_vae + jnp.mean(ce + regularizer)
+    regularizer, logits = sample_penalty(classify, code, labels, scale, hp.lambda_cons, noise_rng)
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # on the noisy code, or on it (penalty)
+  classifier_on = (jnp.asarray(step) >= hp.warmup_steps).astype(jnp.float32)
+  loss = l_vae + classifier_on * jnp.mean(ce + regularizer)
   metrics.update({
       "cross_entropy": jnp.mean(ce),
       "regularizer": jnp.mean(regularizer),
       "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
       "latent_std": jnp.mean(jnp.std(mu, axis=0)),
       **{f"score_{j}": v[j] for j in range(v.shape[0])},
+      **{f"noise_std_{j}": scale[j] for j in range(v.shape[0])},
   })
+  if cues is not None:
+    metrics.update(batch_diagnostics(mu, code, cues, num_cues, classify))
   return loss, metrics

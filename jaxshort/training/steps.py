@@ -107,7 +107,7 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, loss_fn: Objectiv
   augment_rng, rng = jax.random.split(rng)
   images = normalize_images(augment_images(batch["image"], augment_rng, augment), state.input_normalization)
   images = images.astype(compute_dtype)
-  batch = {**batch, "image": images}
+  batch = {**batch, "image": images, "step": state.step}  # the step, for objectives with a schedule
 
   def objective(params):  # batch statistics stay float32, as the parameters the optimizer holds
     return loss_fn(cast_floating(params, compute_dtype), state.batch_stats, state.method_state, batch, rng,

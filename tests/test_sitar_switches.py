@@ -1,0 +1,113 @@
+"""SITAR's switches for what the paper leaves open (sitar/loss.py) and the latent diagnostics (sitar/diagnostics.py):
+each against what it should change, computed by hand from the same model and noise draw."""
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxshort.errors import UserError
+from jaxshort.models import init_variables
+from jaxshort.models.vae import SitarVAE
+from jaxshort.sitar import SitarHParams, sitar_loss
+from jaxshort.sitar.diagnostics import cue_correlation, latent_sensitivity
+from jaxshort.sitar.loss import consistency_distance, noise_scale
+from jaxshort.sitar.scores import shortcut_scores
+from tests.conftest import FAST_COMPILE
+
+MODEL = SitarVAE(num_classes=2, latent_dim=4, channels=(4, 8), image_shape=(8, 8, 3), hidden=8)
+VARIABLES = init_variables(MODEL, jax.random.key(0), (8, 8, 3))
+RNG = np.random.default_rng(0)
+IMAGES = jnp.asarray(RNG.uniform(-1, 1, (16, 8, 8, 3)), jnp.float32)
+LABELS = jnp.asarray(np.array([0, 1] * 8), jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnums=0, compiler_options=FAST_COMPILE)
+def _loss_and_grads(hp: SitarHParams, step, params):
+  loss = lambda p: sitar_loss(p, MODEL.apply, IMAGES, LABELS, jax.random.key(3), hp, 2, step)
+  return jax.value_and_grad(loss, has_aux=True)(params)
+
+
+def loss_and_grads(hp: SitarHParams, step: int = 0):
+  return _loss_and_grads(hp, step, VARIABLES["params"])
+
+
+def encode_mean(params=None):
+  return MODEL.apply({"params": params or VARIABLES["params"]}, IMAGES, method="encode")[0]
+
+
+def classify(codes):
+  return MODEL.apply(VARIABLES, codes, method="classify")
+
+
+def test_stop_gradient_keeps_the_classifier_terms_out_of_the_encoder():
+  """With stop_gradient the encoder's gradient is the VAE loss's alone; the classifier still learns."""
+  (_, plain), grads = loss_and_grads(SitarHParams(stop_gradient=True))
+  (_, vae_only), vae_grads = loss_and_grads(SitarHParams(stop_gradient=True, warmup_steps=1))  # classifier off
+  chex.assert_trees_all_close(grads["encoder"], vae_grads["encoder"], rtol=1e-5, atol=1e-7)
+  assert float(jnp.abs(grads["classifier"]["out"]["kernel"]).sum()) > 0
+  _, through = loss_and_grads(SitarHParams())
+  assert not np.allclose(through["encoder"]["mu"]["kernel"], vae_grads["encoder"]["mu"]["kernel"], atol=1e-6)
+
+
+def test_warmup_trains_the_vae_alone_until_its_last_step():
+  (loss, metrics), grads = loss_and_grads(SitarHParams(warmup_steps=5), step=4)
+  assert float(loss) == pytest.approx(float(metrics["vae_loss"]), rel=1e-6)
+  assert float(jnp.abs(grads["classifier"]["out"]["kernel"]).sum()) == 0.0
+  (loss, metrics), grads = loss_and_grads(SitarHParams(warmup_steps=5), step=5)
+  assert float(loss) > float(metrics["vae_loss"]) + 1e-3
+  assert float(jnp.abs(grads["classifier"]["out"]["kernel"]).sum()) > 0
+
+
+def test_spread_scaled_noise_is_alpha_v_times_the_batch_std_of_mu():
+  mu = encode_mean()
+  v = shortcut_scores(mu, LABELS, 2)
+  np.testing.assert_allclose(noise_scale(mu, v, SitarHParams(alpha=2.0)), 2.0 * v, rtol=1e-6)
+  np.testing.assert_allclose(noise_scale(mu, v, SitarHParams(alpha=2.0, noise_scale="spread")),
+                             2.0 * v * np.std(np.asarray(mu), axis=0), rtol=1e-5)
+  (_, metrics), _ = loss_and_grads(SitarHParams(alpha=2.0, noise_scale="spread"))
+  np.testing.assert_allclose([metrics[f"noise_std_{j}"] for j in range(4)],
+                             2.0 * v * np.std(np.asarray(mu), axis=0), rtol=1e-4)
+
+
+def test_noise_on_mu_and_probability_consistency_by_hand():
+  """noise_on='mu': both branches read mu; consistency='probabilities': the distance of the softmax outputs. By
+  hand from the same noise draw (sitar_loss splits its key into the VAE's and the noise's)."""
+  hp = SitarHParams(alpha=1.5, noise_on="mu", consistency="probabilities", lambda_cons=10.0)
+  (_, metrics), _ = loss_and_grads(hp)
+  mu = encode_mean()
+  _, noise_rng = jax.random.split(jax.random.key(3))
+  scale = 1.5 * shortcut_scores(mu, LABELS, 2)
+  noisy = classify(mu + scale * jax.random.normal(noise_rng, mu.shape))
+  clean = classify(mu)
+  expected = 10.0 * float(jnp.mean(jnp.sum((jax.nn.softmax(noisy) - jax.nn.softmax(clean))**2, -1)))
+  assert float(metrics["regularizer"]) == pytest.approx(expected, rel=1e-4)
+  ce = optax.softmax_cross_entropy_with_integer_labels(noisy, LABELS).mean()
+  assert float(metrics["cross_entropy"]) == pytest.approx(float(ce), rel=1e-4)
+  logits_distance = consistency_distance(noisy, clean, "logits")
+  np.testing.assert_allclose(logits_distance, np.sum((noisy - clean)**2, -1), rtol=1e-5)
+
+
+def test_switch_values_are_checked():
+  with pytest.raises(UserError, match="sitar.noise_scale must be one of absolute, spread"):
+    SitarHParams(noise_scale="relative")
+  with pytest.raises(UserError, match="applies to sitar.method='noise'"):
+    SitarHParams(method="penalty_exact", consistency="probabilities")
+  with pytest.raises(UserError, match="sitar.warmup_steps must be >= 0"):
+    SitarHParams(warmup_steps=-1)
+
+
+def test_diagnostics_by_hand():
+  rng = np.random.default_rng(1)
+  cues = rng.integers(0, 2, 64)
+  mu = np.stack([cues + 0.3 * rng.normal(size=64), rng.normal(size=64), -cues + rng.normal(size=64)], 1)
+  expected = [abs(np.corrcoef(mu[:, j], cues)[0, 1]) for j in range(3)]
+  np.testing.assert_allclose(cue_correlation(jnp.asarray(mu), jnp.asarray(cues), 2), expected, rtol=1e-4)
+  codes = jnp.asarray(rng.normal(size=(5, 4)), jnp.float32)
+  jacobians = jax.vmap(jax.jacfwd(lambda z: classify(z[None])[0]))(codes)  # [B, C, d]
+  np.testing.assert_allclose(latent_sensitivity(classify, codes),
+                             np.linalg.norm(np.asarray(jacobians), axis=1).mean(0), rtol=1e-5)
