@@ -48,7 +48,7 @@ SECTION_FIELDS = {
     "optimizer": ("name", "learning_rate", "schedule", "warmup_steps", "weight_decay", "grad_clip_norm",
                   "momentum", "nesterov"),
     "sitar": ("alpha", "beta", "lambda_cons", "method", "isotropic", "reconstruction_weight", "stop_gradient",
-              "noise_scale", "noise_on", "consistency", "warmup_steps", "noise_path"),
+              "noise_scale", "noise_on", "consistency", "warmup_steps", "noise_path", "noise"),
     "jtt": ("first_steps", "upweights", "early_stopping"),
     "lff": ("q", "ema"),
     "chroma": ("shortcut_dims",),

@@ -130,3 +130,20 @@ def test_decoder_noise_path_classifies_the_re_encoded_counterfactual():
   assert float(metrics["regularizer"]) == pytest.approx(expected, rel=1e-4)
   with pytest.raises(UserError, match="noise_path='decoder' applies to sitar.method='noise'"):
     SitarHParams(method="penalty_sample", noise_path="decoder")
+
+
+def test_batch_noise_moves_each_row_toward_another_rows_code():
+  """noise='batch': zbar = code + alpha * v * (code[pi] - code), pi the permutation drawn from the noise key."""
+  hp = SitarHParams(alpha=0.5, noise_on="mu", noise="batch", lambda_cons=10.0)
+  (_, metrics), _ = loss_and_grads(hp)
+  mu = encode_mean()
+  _, noise_rng = jax.random.split(jax.random.key(3))
+  v = shortcut_scores(mu, LABELS, 2)
+  partner = mu[jax.random.permutation(noise_rng, mu.shape[0])]
+  noisy = classify(mu + 0.5 * v * (partner - mu))
+  ce = optax.softmax_cross_entropy_with_integer_labels(noisy, LABELS).mean()
+  assert float(metrics["cross_entropy"]) == pytest.approx(float(ce), rel=1e-4)
+  np.testing.assert_allclose([metrics[f"noise_std_{j}"] for j in range(4)],
+                             0.5 * v * np.sqrt(2.0) * np.std(np.asarray(mu), axis=0), rtol=1e-4)
+  with pytest.raises(UserError, match="sitar.noise='batch' applies to"):
+    SitarHParams(noise="batch", noise_scale="spread")

@@ -52,6 +52,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.sitar.consistency = "logits"  # 'probabilities': the consistency distance between softmax outputs
   config.sitar.warmup_steps = 0    # steps of the VAE alone before the classifier and the noise start
   config.sitar.noise_path = "latent"  # 'decoder': the classifier reads enc(dec(z + noise)), a counterfactual
+  config.sitar.noise = "gaussian"  # 'batch': move alpha * v_j of the way to another row's code
 
   config.jtt = ml_collections.ConfigDict()
   config.jtt.first_steps = 200     # length of the identification ERM run

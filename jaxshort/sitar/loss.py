@@ -18,6 +18,10 @@ study of each):
 - `consistency='probabilities'`: ||softmax f(zbar) - softmax f(code)||^2 instead of the logits' distance
   (the noise method only);
 - `warmup_steps`: the classifier terms (and so the noise) start after this many steps of the VAE alone;
+- `noise='batch'`: instead of Gaussian noise, each row moves alpha * v_j of the way to another row's code
+  (a random permutation of the batch), zbar_j = code_j + alpha * v_j * (code_pi,j - code_j): the noise has each
+  dimension's own distribution, so a bimodal cue dimension changes sign for about half the rows; 'gaussian' is
+  the paper's e ~ N(0, I);
 - `noise_path='decoder'`: the noisy code is decoded and the result encoded again (its mean, gradients stopped:
   a counterfactual image made by the VAE) before the classifier reads it, so zbar = enc(dec(code + noise)). The
   latent diagnostics show why: the top-scored dimension carries the cue and the classifier learns to ignore it,
@@ -45,6 +49,7 @@ NOISE_SCALES = ("absolute", "spread")
 NOISE_TARGETS = ("z", "mu")
 CONSISTENCY_SPACES = ("logits", "probabilities")
 NOISE_PATHS = ("latent", "decoder")
+NOISE_DISTRIBUTIONS = ("gaussian", "batch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +68,12 @@ class SitarHParams:
   consistency: str = "logits"
   warmup_steps: int = 0
   noise_path: str = "latent"
+  noise: str = "gaussian"
 
   def __post_init__(self):
     for name, choices in (("method", METHODS), ("noise_scale", NOISE_SCALES), ("noise_on", NOISE_TARGETS),
-                          ("consistency", CONSISTENCY_SPACES), ("noise_path", NOISE_PATHS)):
+                          ("consistency", CONSISTENCY_SPACES), ("noise_path", NOISE_PATHS),
+                          ("noise", NOISE_DISTRIBUTIONS)):
       if getattr(self, name) not in choices:
         raise UserError(f"sitar.{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
     for name in ("alpha", "beta", "lambda_cons", "reconstruction_weight", "warmup_steps"):
@@ -75,6 +82,9 @@ class SitarHParams:
     if self.consistency == "probabilities" and self.method != "noise":
       raise UserError(f"sitar.consistency='probabilities' applies to sitar.method='noise', not {self.method!r}; "
                       f"the penalties are of the logits")
+    if self.noise == "batch" and (self.method != "noise" or self.noise_scale != "absolute"):
+      raise UserError("sitar.noise='batch' applies to sitar.method='noise' with sitar.noise_scale='absolute' (its "
+                      "steps already have each dimension's own scale)")
     if self.noise_path == "decoder" and self.method != "noise":
       raise UserError(f"sitar.noise_path='decoder' applies to sitar.method='noise', not {self.method!r}; the "
                       f"penalties differentiate the classifier alone")
@@ -151,7 +161,11 @@ def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: 
   classify = lambda codes: apply_fn({"params": params}, codes, method="classify")
 
   if hp.method == "noise":
-    noisy = code + scale * jax.random.normal(noise_rng, code.shape)
+    if hp.noise == "batch":
+      partner = jax.lax.stop_gradient(code[jax.random.permutation(noise_rng, code.shape[0])])
+      noisy = code + scale * (partner - jax.lax.stop_gradient(code))
+    else:
+      noisy = code + scale * jax.random.normal(noise_rng, code.shape)
     if hp.noise_path == "decoder":
       noisy = counterfactual_code(apply_fn, params, noisy)
     logits = classify(noisy)
@@ -162,6 +176,8 @@ def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: 
     regularizer, logits = sample_penalty(classify, code, labels, scale, hp.lambda_cons, noise_rng)
   ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # on the noisy code, or on it (penalty)
   classifier_on = (jnp.asarray(step) >= hp.warmup_steps).astype(jnp.float32)
+  # the std of the step each dimension takes: for 'batch', that of scale * (code_pi - code), sqrt(2) x its spread
+  noise_std = scale * jnp.sqrt(2.0) * jnp.std(jax.lax.stop_gradient(code), axis=0) if hp.noise == "batch" else scale
   loss = l_vae + classifier_on * jnp.mean(ce + regularizer)
   metrics.update({
       "cross_entropy": jnp.mean(ce),
@@ -169,7 +185,7 @@ def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: 
       "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
       "latent_std": jnp.mean(jnp.std(mu, axis=0)),
       **{f"score_{j}": v[j] for j in range(v.shape[0])},
-      **{f"noise_std_{j}": scale[j] for j in range(v.shape[0])},
+      **{f"noise_std_{j}": noise_std[j] for j in range(v.shape[0])},
   })
   if cues is not None:
     metrics.update(batch_diagnostics(mu, code, cues, num_cues, classify))
