@@ -42,7 +42,7 @@ def test_sitar_experiment_writes_results_and_figures(tmp_path):
   history = results["latent"]["history"]
   for series in ("score", "noise_std", "cue_correlation", "spread", "sensitivity"):
     assert len(history[series][0]) == 3 and len(history[series]) == len(history["step"]), series
-  assert set(results["latent"]["cue_probe_without_top_dims"]) == {"0", "1", "2"}
+  assert set(results["latent"]["cue_probe_without_top_dims"]["accuracy"]) == {"0", "1", "2"}
   for name in ("results.json", "training.png", "diagnostics.png", "traversal.png"):
     assert os.path.exists(tmp_path / name), name
 

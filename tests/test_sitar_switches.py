@@ -12,7 +12,8 @@ import pytest
 
 from jaxshort.errors import UserError
 from jaxshort.models import init_variables
-from jaxshort.models.vae import SitarVAE
+from jaxshort.experiments.sitar import cue_probe_without_top_dims
+from jaxshort.models.vae import SitarVAE, sample_latent
 from jaxshort.sitar import SitarHParams, sitar_loss
 from jaxshort.sitar.diagnostics import cue_correlation, latent_sensitivity
 from jaxshort.sitar.loss import consistency_distance, noise_scale
@@ -147,3 +148,47 @@ def test_batch_noise_moves_each_row_toward_another_rows_code():
                              0.5 * v * np.sqrt(2.0) * np.std(np.asarray(mu), axis=0), rtol=1e-4)
   with pytest.raises(UserError, match="sitar.noise='batch' applies to"):
     SitarHParams(noise="batch", noise_scale="spread")
+
+
+def test_the_default_objective_by_hand_on_the_sampled_code():
+  """The paper's reading: z = mu + sigma * eps from the first key, zbar = z + alpha * v * e from the second; the
+  loss is the VAE loss plus the mean of CE(f(zbar)) + lambda_cons ||f(zbar) - f(z)||^2."""
+  hp = SitarHParams(alpha=1.5, lambda_cons=7.0)
+  (loss, metrics), _ = loss_and_grads(hp, step=3)
+  mu, logvar = MODEL.apply(VARIABLES, IMAGES, method="encode")
+  vae_rng, noise_rng = jax.random.split(jax.random.key(3))
+  z = sample_latent(mu, logvar, vae_rng)
+  noisy = classify(z + 1.5 * shortcut_scores(mu, LABELS, 2) * jax.random.normal(noise_rng, z.shape))
+  ce = optax.softmax_cross_entropy_with_integer_labels(noisy, LABELS)
+  regularizer = 7.0 * jnp.sum((noisy - classify(z))**2, -1)
+  assert float(metrics["cross_entropy"]) == pytest.approx(float(ce.mean()), rel=1e-4)
+  assert float(metrics["regularizer"]) == pytest.approx(float(regularizer.mean()), rel=1e-4)
+  assert float(loss) == pytest.approx(float(metrics["vae_loss"] + ce.mean() + regularizer.mean()), rel=1e-5)
+
+
+def test_the_decoder_counterfactual_carries_no_gradient():
+  """With stop_gradient, noise through the decoder leaves the encoder and the decoder the VAE loss's gradient."""
+  _, grads = loss_and_grads(SitarHParams(stop_gradient=True, noise_path="decoder"))
+  _, vae_grads = loss_and_grads(SitarHParams(stop_gradient=True, noise_path="decoder", warmup_steps=1))
+  for block in ("encoder", "decoder"):
+    chex.assert_trees_all_close(grads[block], vae_grads[block], rtol=1e-5, atol=1e-7)
+
+
+def test_cues_reach_the_diagnostics_and_never_the_loss():
+  def run(cues):
+    loss = lambda p: sitar_loss(p, MODEL.apply, IMAGES, LABELS, jax.random.key(3), SitarHParams(), 2, 0, cues, 2)
+    return jax.value_and_grad(loss, has_aux=True)(VARIABLES["params"])
+  (plain, _), plain_grads = run(None)
+  (with_cues, metrics), cue_grads = run(jnp.asarray(RNG.integers(0, 2, 16), jnp.int32))
+  assert float(plain) == float(with_cues) and "cue_correlation_0" in metrics
+  chex.assert_trees_all_equal(plain_grads, cue_grads)
+
+
+def test_the_cue_probe_loses_the_cue_with_its_dimension():
+  rng = np.random.default_rng(0)
+  labels, cues = rng.integers(0, 2, 800), rng.integers(0, 2, 800)
+  mu = np.concatenate([3.0 * cues[:, None] + 0.1 * rng.normal(size=(800, 1)), rng.normal(size=(800, 3))], 1)
+  probe = cue_probe_without_top_dims(mu, cues, 2 * labels + cues, [0, 1, 2, 3], 0, 4, max_removed=1)["accuracy"]
+  assert probe["0"] > 0.95 and abs(probe["1"] - 0.5) < 0.1
+  majority_only = cue_probe_without_top_dims(mu, labels, 3 * labels, [0, 1, 2, 3], 0, 4)
+  assert majority_only["accuracy"] is None and "group counts" in majority_only["reason"]

@@ -53,6 +53,18 @@ def aggregate(rows: dict[str, list[dict]]) -> dict[str, dict]:
   return table
 
 
+def diagnostics_table(runs: list[dict]) -> dict[str, dict]:
+  """{variant: {diagnostic: mean over seeds}} of the VAE runs' `diagnostics` (sitar.diagnostic_summary), the
+  diagnostic columns of docs/sitar.md's study table; the top dimension itself is left out."""
+  table = {}
+  for name in dict.fromkeys(run["variant"] for run in runs):
+    rows = [run["diagnostics"] for run in runs if run["variant"] == name and run.get("diagnostics")]
+    if rows:
+      table[name] = {key: float(np.mean([row[key] for row in rows if row[key] is not None]))
+                     for key in rows[0] if key != "top_dim" and any(row[key] is not None for row in rows)}
+  return table
+
+
 def cell(statistics: dict | None) -> str:
   """'mean ± std' in percent ('mean' alone for one seed, '-' for none)."""
   if not statistics:
@@ -119,7 +131,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
       rows[name].append(results["summary"])
       group_labels[name] = results["uses_group_labels"]
       runs.append({"variant": name, "seed": seed, "summary": results["summary"],
-                   "wall_time_s": results["wall_time_s"], "top_scores": _top_scores(results)})
+                   "wall_time_s": results["wall_time_s"], "top_scores": _top_scores(results),
+                   "diagnostics": results["latent"]["summary"] if "latent" in results else None})
   table = aggregate(rows)
   methods = {name: values["method"] for name, values in variants}
   paper = PAPER_COLORED_MNIST if config.dataset.name == "colored_mnist" and config.compare.paper_column else None
@@ -129,7 +142,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   oracle = data_lib.build_dataset(config.dataset, config.compare.seeds[0]).info.get("oracle_ood_accuracy")
   sitar_figures.plot_comparison(table, os.path.join(workdir, "table.png"), oracle=oracle)
   results = {"experiment": "compare", "seeds": list(config.compare.seeds), "variants": list(config.compare.variants),
-             "table": table, "runs": runs, "wall_time_s": time.perf_counter() - t0,
+             "table": table, "diagnostics": diagnostics_table(runs), "runs": runs,
+             "wall_time_s": time.perf_counter() - t0,
              "summary": {f"{name}/{metric}": table[name][metric]["mean"] for name in table
                          for metric in SUMMARY_KEYS if metric in table[name]},
              "environment": environment()}

@@ -59,43 +59,29 @@ def latent_history(records: list[dict]) -> dict[str, list]:
 
 
 def cue_probe_without_top_dims(mu: np.ndarray, cues: np.ndarray, groups: np.ndarray, ranked_dims: list[int],
-                               seed: int, max_removed: int = 3) -> dict[str, float]:
-  """{k: accuracy} of a nonlinear probe (15-nearest-neighbours on standardized codes) reading the cue from mu with
-  the k top-scored dimensions removed, k = 0..max_removed. Fit on half and scored on the other half of a
-  group-balanced subset of the rows (each (label, cue) group equally often), where the cue says nothing of the
-  label; chance is 1 / (number of cues)."""
+                               seed: int, num_groups: int, max_removed: int = 3, neighbours: int = 15) -> dict:
+  """{'accuracy': {k: accuracy}} of a nonlinear probe (`neighbours`-nearest neighbours on standardized codes)
+  reading the cue from mu with the k top-scored dimensions removed, k = 0..max_removed. Fit on half and scored on
+  the other half of a group-balanced subset of the rows (each (label, cue) group equally often), where the cue
+  says nothing of the label; chance is 1 / (number of cues). {'accuracy': None, 'reason': ...} where the rows
+  do not hold every group at least `neighbours` times (a split of majority groups only, or without cues)."""
+  # imported here, not at the top: scikit-learn takes about a second to import (see group_balanced_probe)
   from sklearn.neighbors import KNeighborsClassifier  # pylint: disable=import-outside-toplevel
   from sklearn.pipeline import make_pipeline  # pylint: disable=import-outside-toplevel
   from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
+  counts = np.bincount(groups[groups >= 0], minlength=num_groups)
+  if len(counts) != num_groups or counts.min() < neighbours:
+    return {"accuracy": None, "reason": f"the split holds group counts {counts.tolist()}; the probe needs every "
+                                        f"(label, cue) group at least {neighbours} times"}
   index = np.random.default_rng(seed).permutation(group_balanced_index(groups, np.random.default_rng(seed)))
   fit, score = index[::2], index[1::2]
   accuracies = {}
   for k in range(min(max_removed, mu.shape[1] - 1) + 1):
     kept = [j for j in range(mu.shape[1]) if j not in ranked_dims[:k]]
-    probe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))
+    probe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=neighbours))
     probe.fit(mu[fit][:, kept], cues[fit])
     accuracies[str(k)] = float(np.mean(probe.predict(mu[score][:, kept]) == cues[score]))
-  return accuracies
-
-
-def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> float:
-  """Diagnostic that uses group labels (never for selection): the OOD accuracy of a linear readout of mu fit
-  on the validation split with each (label, cue) group weighing the same. It tells whether the latent holds the
-  label beyond the shortcut at all, apart from whether the trained classifier uses it. scikit-learn's
-  L2 logistic regression (C = 1) on standardized codes, each example weighted N / (groups x its group's count),
-  so the weights average 1 and C keeps its usual meaning."""
-  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
-  # launch.py process (and every bad-input test) would otherwise pay
-  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
-  from sklearn.pipeline import make_pipeline  # pylint: disable=import-outside-toplevel
-  from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
-  val = dataset.splits[dataset.roles["validation"]]
-  ood = dataset.splits[dataset.roles["out_of_distribution"]]
-  counts = np.bincount(val["group"], minlength=dataset.num_groups)
-  probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-  probe.fit(encode_mean(state, val, batch_size), val["label"],
-            logisticregression__sample_weight=len(val["label"]) / (np.sum(counts > 0) * counts[val["group"]]))
-  return float(np.mean(probe.predict(encode_mean(state, ood, batch_size)) == ood["label"]))
+  return {"accuracy": accuracies}
 
 
 def latent_report(state, dataset: data_lib.Dataset, batch_size: int, seed: int) -> dict:
@@ -109,9 +95,30 @@ def latent_report(state, dataset: data_lib.Dataset, batch_size: int, seed: int) 
   ranked = np.argsort(-scores).tolist()
   return {"train_scores": scores.tolist(), "cue_correlation": cue_corr.tolist(), "latent_std": mu.std(0).tolist(),
           "ranked_dims": ranked,
-          "cue_probe_without_top_dims": cue_probe_without_top_dims(mu, train["cue"], train["group"], ranked, seed),
+          "cue_probe_without_top_dims": cue_probe_without_top_dims(mu, train["cue"], train["group"], ranked, seed,
+                                                                   dataset.num_groups),
           "cue_probe_chance": 1.0 / dataset.num_cues,
           "probe_ood_accuracy": group_balanced_probe(state, dataset, batch_size)}
+
+
+def diagnostic_summary(latent: dict, last: int = 5) -> dict:
+  """A VAE run's diagnostics in a few numbers (the columns of docs/sitar.md's study table): the top-scored
+  dimension, its training-split score and cue correlation, the classifier's sensitivity to it and the mean over
+  the other dimensions (the mean over the `last` logged batches; also times each dimension's spread, the change
+  of the logits over one std of that dimension), the cue probe without the top dimension, and the linear-probe
+  OOD ceiling."""
+  top = latent["ranked_dims"][0]
+  history = latent["history"]
+  sensitivity = np.asarray(history["sensitivity"])[-last:].mean(0)
+  scaled = sensitivity * np.asarray(history["spread"])[-last:].mean(0)
+  probe = latent["cue_probe_without_top_dims"]
+  probe = probe.get("accuracy", probe) or {}
+  return {"top_dim": top, "top_score": latent["train_scores"][top],
+          "top_cue_correlation": latent["cue_correlation"][top],
+          "sensitivity_top": float(sensitivity[top]), "sensitivity_rest": float(np.delete(sensitivity, top).mean()),
+          "sensitivity_x_spread_top": float(scaled[top]),
+          "sensitivity_x_spread_rest": float(np.delete(scaled, top).mean()),
+          "cue_probe_without_top_dim": probe.get("1"), "probe_ood_accuracy": latent["probe_ood_accuracy"]}
 
 
 def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run_dir: str,
@@ -138,6 +145,7 @@ def run_method(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, run
   if config.method in VAE_METHODS:
     results["latent"] = latent_report(state, dataset, config.eval_batch_size, config.seed)
     results["latent"]["history"] = latent_history(MetricsLog(os.path.join(run_dir, "metrics.jsonl")).read())
+    results["latent"]["summary"] = diagnostic_summary(results["latent"])
   return results, state
 
 

@@ -32,7 +32,7 @@ def plot_diagnostics(latent: dict, path: str, title: str = "") -> None:
         ax.plot(steps, np.asarray(history["noise_std"])[:, j], lw=1, ls="--", color=f"C{j % 10}")
     ax.set(title=label, xlabel="step")
   axes[0].legend(fontsize=7, ncol=2)
-  probe = latent.get("cue_probe_without_top_dims", {})
+  probe = latent.get("cue_probe_without_top_dims", {}).get("accuracy") or {}
   ks = sorted(probe, key=int)
   axes[4].bar([int(k) for k in ks], [probe[k] for k in ks], color="C7")
   axes[4].axhline(latent.get("cue_probe_chance", 0.5), color="k", ls=":", label="chance")
@@ -42,7 +42,7 @@ def plot_diagnostics(latent: dict, path: str, title: str = "") -> None:
   ceiling = latent.get("probe_ood_accuracy")
   fig.suptitle(f"{title}   linear-probe OOD ceiling {100 * ceiling:.1f}%" if ceiling is not None else title)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  fig.savefig(path, dpi=80)
   plt.close(fig)
 
 

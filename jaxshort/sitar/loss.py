@@ -26,10 +26,11 @@ study of each):
   a counterfactual image made by the VAE) before the classifier reads it, so zbar = enc(dec(code + noise)). The
   latent diagnostics show why: the top-scored dimension carries the cue and the classifier learns to ignore it,
   but the encoder also spreads the cue nonlinearly over the other dimensions, where the scores (linear
-  correlations) are low and the noise small, and an MLP classifier reads it there. Noise on the shortcut
-  dimension, passed through the decoder, changes the cue in the image, so the re-encoded code carries the
-  changed cue in every dimension the encoder uses for it, and the consistency term and the cross-entropy on the
-  counterfactual make the classifier ignore the cue wherever it is encoded. 'latent' is the paper's path.
+  correlations) are low and the noise small. Noise on the shortcut dimension, passed through the decoder, is
+  meant to change the cue in the image, so that the re-encoded code carries the changed cue in every dimension
+  the encoder uses for it and the consistency term and the cross-entropy on the counterfactual act wherever the
+  cue is encoded (docs/sitar.md has how far that went). The clean branch stays f(code), so the consistency term
+  also penalizes the VAE's own round-trip error enc(dec(code)) - code. 'latent' is the paper's path.
 """
 
 import dataclasses
@@ -175,10 +176,10 @@ def sitar_loss(params, apply_fn, images: jnp.ndarray, labels: jnp.ndarray, rng: 
   else:
     regularizer, logits = sample_penalty(classify, code, labels, scale, hp.lambda_cons, noise_rng)
   ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)  # on the noisy code, or on it (penalty)
-  classifier_on = (jnp.asarray(step) >= hp.warmup_steps).astype(jnp.float32)
+  classifier_on = jnp.asarray(step) >= hp.warmup_steps
   # the std of the step each dimension takes: for 'batch', that of scale * (code_pi - code), sqrt(2) x its spread
   noise_std = scale * jnp.sqrt(2.0) * jnp.std(jax.lax.stop_gradient(code), axis=0) if hp.noise == "batch" else scale
-  loss = l_vae + classifier_on * jnp.mean(ce + regularizer)
+  loss = l_vae + jnp.where(classifier_on, jnp.mean(ce + regularizer), 0.0)  # where: a NaN off the gate stays out
   metrics.update({
       "cross_entropy": jnp.mean(ce),
       "regularizer": jnp.mean(regularizer),
