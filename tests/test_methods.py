@@ -62,6 +62,8 @@ def test_compare_runs_every_method(tmp_path):
   assert "sitar | sitar | no" in table
   saved = json.loads((tmp_path / "table.json").read_text())
   assert saved["table"]["sitar"]["out_of_distribution_accuracy"]["values"]
+  assert set(saved["diagnostics"]) == {"sitar", "sitar, alpha=2", "chroma_vae"}  # the VAE methods' runs
+  assert 0 <= saved["diagnostics"]["sitar"]["top_score"] <= 1
   assert os.path.exists(tmp_path / "table.png")
 
 

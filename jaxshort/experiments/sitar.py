@@ -84,6 +84,26 @@ def cue_probe_without_top_dims(mu: np.ndarray, cues: np.ndarray, groups: np.ndar
   return {"accuracy": accuracies}
 
 
+def group_balanced_probe(state, dataset: data_lib.Dataset, batch_size: int) -> float:
+  """Diagnostic that uses group labels (never for selection): the OOD accuracy of a linear readout of mu fit
+  on the validation split with each (label, cue) group weighing the same. It tells whether the latent holds the
+  label beyond the shortcut at all, apart from whether the trained classifier uses it. scikit-learn's
+  L2 logistic regression (C = 1) on standardized codes, each example weighted N / (groups x its group's count),
+  so the weights average 1 and C keeps its usual meaning."""
+  # imported here, not at the top: scipy and scikit-learn take about a second to import, which every
+  # launch.py process (and every bad-input test) would otherwise pay
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
+  from sklearn.pipeline import make_pipeline  # pylint: disable=import-outside-toplevel
+  from sklearn.preprocessing import StandardScaler  # pylint: disable=import-outside-toplevel
+  val = dataset.splits[dataset.roles["validation"]]
+  ood = dataset.splits[dataset.roles["out_of_distribution"]]
+  counts = np.bincount(val["group"], minlength=dataset.num_groups)
+  probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+  probe.fit(encode_mean(state, val, batch_size), val["label"],
+            logisticregression__sample_weight=len(val["label"]) / (np.sum(counts > 0) * counts[val["group"]]))
+  return float(np.mean(probe.predict(encode_mean(state, ood, batch_size)) == ood["label"]))
+
+
 def latent_report(state, dataset: data_lib.Dataset, batch_size: int, seed: int) -> dict:
   """The VAE methods' diagnostics after training (module docstring): scores of each latent dimension on the whole
   training split (the batch statistic, computed once over all of it), |corr| of each with the cue, the spread of
