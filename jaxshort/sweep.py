@@ -14,6 +14,10 @@ The grid: `config.sweep = {'seed': (0, 1, 2), 'model': {'name': ('mlp', 'small_c
 since config field names cannot hold dots); every leaf is a tuple of values and the jobs are the product, in the
 order of the sorted dotted field names. A job's config is the config without `sweep` and with its values set; its
 folder is named by them (`model.name=mlp,seed=0`). A job whose results.json exists is skipped. See docs/sweeps.md.
+
+Grids that are not products: `config.sweep.cases = {'vgg': {'model': {...}, 'optimizer': {...}}, ...}`, named
+sets of fields (nested like the config) set together; each case is crossed with the other axes, and its name is
+the job's `case` value.
 """
 
 import itertools
@@ -32,6 +36,7 @@ from jaxshort.training import sharding
 from jaxshort.training.workdir import read_json, write_json
 
 SWEEP_FIELD = "sweep"
+CASES_FIELD = "cases"
 
 
 def grid_axes(sweep: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
@@ -45,6 +50,28 @@ def grid_axes(sweep: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
     else:
       raise UserError(f"sweep.{key} must be a non-empty tuple of values, got {value!r}")
   return sorted(axes)
+
+
+def flat_fields(section: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
+  """{dotted field: value} of the leaves of a nested section."""
+  fields = {}
+  for key, value in section.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      fields.update(flat_fields(value, f"{prefix}{key}."))
+    else:
+      fields[f"{prefix}{key}"] = value
+  return fields
+
+
+def sweep_cases(sweep: ml_collections.ConfigDict) -> list[tuple[str | None, dict[str, Any]]]:
+  """[(case name, {dotted field: value})] of `sweep.cases`, in their order; [(None, {})] without cases."""
+  if CASES_FIELD not in sweep:
+    return [(None, {})]
+  cases = sweep[CASES_FIELD]
+  if not isinstance(cases, ml_collections.ConfigDict) or not cases or not all(
+      isinstance(case, ml_collections.ConfigDict) for case in cases.values()):
+    raise UserError(f"sweep.{CASES_FIELD} must map case names to sections of fields, got {cases!r}")
+  return [(name, flat_fields(case)) for name, case in cases.items()]
 
 
 def job_name(values: dict[str, Any]) -> str:
@@ -66,11 +93,15 @@ def grid_jobs(config: ml_collections.ConfigDict) -> list[tuple[str, dict, ml_col
       del base[SWEEP_FIELD]
   if not sweep:
     return [("run", {}, base)]
-  axes = grid_axes(sweep)
+  cases = sweep_cases(sweep)
+  axes = grid_axes(ml_collections.ConfigDict({k: v for k, v in sweep.items() if k != CASES_FIELD}))
   jobs = []
-  for combination in itertools.product(*(values for _, values in axes)):
-    values = dict(zip((name for name, _ in axes), combination))
-    jobs.append((job_name(values), values, config_lib.with_overrides(base, values, "the sweep")))
+  for case, fields in cases:
+    for combination in itertools.product(*(values for _, values in axes)):
+      values = {**({"case": case} if case else {}), **dict(zip((name for name, _ in axes), combination))}
+      source = f"the sweep's case {case!r}" if case else "the sweep"
+      job = config_lib.with_overrides(base, {**fields, **{k: v for k, v in values.items() if k != "case"}}, source)
+      jobs.append((job_name(values), values, job))
   return jobs
 
 

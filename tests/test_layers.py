@@ -17,7 +17,8 @@ LAYERS = (
     ("jaxshort.report",),
     ("jaxshort.experiments",),
 )
-ENTRY_POINTS = ("jaxshort.cli", "jaxshort.sweep", "jaxshort.data.inspect", "jaxshort.localization.axes")
+ENTRY_POINTS = ("jaxshort.cli", "jaxshort.sweep", "jaxshort.data.inspect", "jaxshort.localization.axes",
+               "jaxshort.localization.study")
 
 
 def modules() -> dict[str, str]:

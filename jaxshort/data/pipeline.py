@@ -12,8 +12,10 @@ from jaxshort.errors import UserError
 
 # How uint8 images become the model's float input. 'symmetric': [0, 255] -> [-1, 1], for models trained here
 # from a fresh init; 'imagenet': (x / 255 - mean) / std with ImageNet's per-channel statistics, what torchvision's
-# and timm's ImageNet weights were trained with (models.input_normalization picks it when model.pretrained is set).
-INPUT_NORMALIZATIONS = ("symmetric", "imagenet")
+# and timm's ImageNet weights were trained with (models.input_normalization picks it when model.pretrained is set);
+# 'none': the images are already the model's input (float32 as given; models trained elsewhere, see
+# experiments.localize.localize_models).
+INPUT_NORMALIZATIONS = ("symmetric", "imagenet", "none")
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -61,6 +63,8 @@ def normalize_images(images: jnp.ndarray, normalization: str = "symmetric") -> j
   programs, to move 4x fewer bytes."""
   if normalization == "symmetric":
     return images.astype(jnp.float32) * (2.0 / 255.0) - 1.0
+  if normalization == "none":
+    return images.astype(jnp.float32)
   if normalization == "imagenet":
     if images.shape[-1] != len(IMAGENET_MEAN):
       raise ValueError(f"ImageNet normalization needs RGB images, got {images.shape[-1]} channel(s)")

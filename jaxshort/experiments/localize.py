@@ -4,11 +4,16 @@ Reads top to bottom: train the counterfactual pair and its noise-floor partner (
 of (clean, skewed) and of (clean, clean') in one compiled program each (hybrids.py), attribute core forgetting and
 spurious encoding to blocks by Shapley values (shapley.py), probe each block (probes.py), optionally run block-wise
 interventions (interventions.py), and write results.json, profile.png and hybrid_table.png into the workdir.
+
+`localize_models` is the same analysis for a pair trained elsewhere (any Flax model, without the launcher).
 """
 
 import os
 import time
+from typing import Callable, Mapping, Sequence
 
+import flax.linen as nn
+import jax
 import ml_collections
 import numpy as np
 
@@ -17,10 +22,11 @@ from jaxshort import models
 from jaxshort.errors import UserError
 from jaxshort.experiments.results import environment, write_results
 from jaxshort.localization import interventions as interventions_lib
-from jaxshort.localization.hybrids import hybrid_masks, hybrid_table
+from jaxshort.localization.hybrids import block_call_order, check_block_keys, hybrid_masks, hybrid_table
 from jaxshort.localization.pairs import Pair, test_splits, train_pair, train_run
 from jaxshort.localization.probes import cue_probe_set, probe_accuracies
 from jaxshort.localization.shapley import replicate_spread, shortcut_scores
+from jaxshort.localization.splice import SPLICED_COLLECTIONS
 from jaxshort.report import localization_figures as figures
 from jaxshort.training.state import num_params
 from jaxshort.training.workdir import config_dict
@@ -209,3 +215,80 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                        spread=replicate["spread"] if replicate else None)
   figures.plot_hybrid_table(tables["pair"], os.path.join(workdir, "hybrid_table.png"), title)
   return results
+
+
+TEST_SETS = ("clean", "aligned", "conflict")
+
+
+def as_split(test_set, preprocess: Callable | None) -> dict:
+  """A test set given as (images, labels) or {'image', 'label', ...} -> a split of float32 model inputs
+  (`preprocess` applied to the images, if given) and int labels, without groups."""
+  images, labels = (test_set["image"], test_set["label"]) if isinstance(test_set, Mapping) else test_set
+  images = np.asarray(preprocess(images) if preprocess is not None else images, np.float32)
+  labels = np.asarray(labels, np.int32)
+  if len(images) != len(labels):
+    raise UserError(f"a test set has {len(images)} images and {len(labels)} labels")
+  return {"image": images, "label": labels, "group": np.full(len(labels), -1, np.int32)}
+
+
+def model_accuracy(model: nn.Module, variables: dict, split: dict, chunk_size: int) -> float:
+  """Accuracy of `model` with `variables` on a split of model inputs, evaluated directly (not as a hybrid)."""
+  apply = jax.jit(lambda v, x: model.apply(v, x, train=False))
+  correct = sum(int(np.sum(np.argmax(apply(variables, split["image"][i:i + chunk_size]), -1)
+                           == split["label"][i:i + chunk_size])) for i in range(0, len(split["label"]), chunk_size))
+  return correct / len(split["label"])
+
+
+def localize_models(model: nn.Module, clean_variables: dict, skewed_variables: dict, clean_test,
+                    aligned_test, conflict_test, num_classes: int, blocks: Sequence[str] | None = None,
+                    preprocess: Callable | None = None, out_dir: str | None = None, chunk_size: int = 250,
+                    title: str = "", method: str = "per_mask") -> dict:
+  """Where a shortcut lives in a (clean, skewed) pair trained anywhere, without the launcher.
+
+  model: a Flax module called as `model.apply(variables, images, train=False)` -> logits [B, num_classes], whose
+  top-level parameter keys are its blocks, each a submodule called once, in order (as every jaxshort model);
+  clean_variables, skewed_variables: its variables ({'params'[, 'batch_stats']}) after training on the clean and
+  on the skewed data from the same start; clean_test, aligned_test, conflict_test: T_clean (no cue), T_aligned
+  (the cue of the label) and T_conflict (the cue of another class), each (images, labels) or {'image', 'label',
+  ...} (a jaxshort split), images already the model's input or turned into it by `preprocess` (a function of an
+  image array). blocks: the block names in call order; by default the params keys, ordered by tracing one call.
+  method: 'per_mask' (every hybrid a full forward pass: right for any such model) or 'prefix_tree' (faster; only
+  for a chain, where the code between block j and block j + 1 reads nothing but block j's output: no skip
+  connection across blocks; see hybrids.py). The checks below catch a model that breaks this.
+
+  Returns {blocks, table (hybrid_table's), scores (shapley.shortcut_scores: per-block spurious encoding E and
+  core forgetting C, their knock-in and knock-out, the totals), accuracy ({clean, skewed}: {set: accuracy},
+  evaluated directly), checks (v(empty) is the clean model and v(all) the skewed model on every set, E and C sum to
+  their totals), figures (paths)}. With `out_dir`, writes profile.png and hybrid_table.png there.
+  """
+  sets = {name: as_split(s, preprocess) for name, s in zip(TEST_SETS, (clean_test, aligned_test, conflict_test))}
+  if blocks is None:
+    blocks = block_call_order(model, clean_variables, sets["clean"]["image"][:1])
+  blocks = list(blocks)
+  try:
+    for variables in (clean_variables, skewed_variables):
+      check_block_keys(variables, blocks)
+  except ValueError as error:
+    raise UserError(f"{error}: every top-level key of {', '.join(SPLICED_COLLECTIONS)} must be a block") from None
+  keep = lambda v: {c: v[c] for c in SPLICED_COLLECTIONS if c in v}  # pylint: disable=unnecessary-lambda-assignment
+  clean_variables, skewed_variables = keep(clean_variables), keep(skewed_variables)
+  masks, permutations = hybrid_masks(len(blocks))
+  table = hybrid_table(model, clean_variables, skewed_variables, blocks, sets, num_classes, 1, ["all"], masks,
+                       permutations, chunk_size, method, input_normalization="none")
+  scores = shortcut_scores(table["masks"], *(table["sets"][name]["accuracy"] for name in TEST_SETS),
+                           permutations)
+  accuracy = {run: {name: model_accuracy(model, variables, split, chunk_size) for name, split in sets.items()}
+              for run, variables in (("clean", clean_variables), ("skewed", skewed_variables))}
+  first = {name: {"accuracy": value} for name, value in accuracy["clean"].items()}
+  last = {name: {"accuracy": value} for name, value in accuracy["skewed"].items()}
+  checks = table_checks(table, first, last) if permutations is None else {}
+  for key, total in (("spurious_encoding", "total_spurious_encoding"), ("core_forgetting", "total_core_forgetting")):
+    checks[f"{key}_sums_to_total"] = bool(abs(sum(scores[key]) - scores[total]) < 1e-9)
+  figures_written = []
+  if out_dir:
+    os.makedirs(out_dir, exist_ok=True)
+    figures_written = [os.path.join(out_dir, "profile.png"), os.path.join(out_dir, "hybrid_table.png")]
+    figures.plot_profile(blocks, scores, None, figures_written[0], title)
+    figures.plot_hybrid_table(table, figures_written[1], title)
+  return {"blocks": blocks, "table": table, "scores": scores, "accuracy": accuracy, "checks": checks,
+          "figures": figures_written}

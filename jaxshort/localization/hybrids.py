@@ -9,7 +9,9 @@ hybrids or examples.
   2^(j+1) times instead of 2^K. Blocks are found as the model's top-level submodules with `nn.intercept_methods`
   (as in probes.py): at level j, block j - 1 returns the cached output, earlier blocks return zeros, later blocks
   are short-circuited to zeros (shapes from `jax.eval_shape`), and the glue between blocks is the model's own code,
-  so any model whose blocks are top-level submodules each called once, in order, works. The test examples are
+  so any model whose blocks are top-level submodules each called once, in order, and whose code between blocks
+  j and j + 1 reads only block j's output (a chain: no skip connection across blocks) works; every jaxshort
+  model is one. The test examples are
   split into fixed-size chunks (2^j cached activations per chunk), the chunks over the devices (shard_map), and
   each device runs `lax.map` over its chunks.
 - `per_mask`: every mask is its own full forward pass: the masks are split over the devices (shard_map), each
@@ -90,6 +92,27 @@ def _block_name(context, blocks: tuple[str, ...]) -> str | None:
   if context.method_name == "__call__" and len(path) == 1 and path[0] in blocks:
     return path[0]
   return None
+
+
+def block_call_order(model: nn.Module, variables: dict, images: jnp.ndarray) -> tuple[str, ...]:
+  """The top-level keys of `variables['params']` in the order `model` calls their submodules on `images`
+  (traced abstractly: nothing is computed). Raises ValueError if a key is not a submodule called by `__call__`."""
+  keys = set(variables["params"])
+  order = []
+
+  def intercept(next_fun, args, kwargs, context):
+    path = context.module.scope.path if context.module.scope is not None else ()
+    if context.method_name == "__call__" and len(path) == 1 and path[0] in keys and path[0] not in order:
+      order.append(path[0])
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(intercept):
+    jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, images)
+  missing = sorted(keys - set(order))
+  if missing:
+    raise ValueError(f"params keys {missing} are not top-level submodules that {type(model).__name__} calls; give "
+                     f"the blocks explicitly")
+  return tuple(order)
 
 
 def level_apply(model: nn.Module, variables: dict, images: jnp.ndarray, blocks: tuple[str, ...], level: int,

@@ -72,10 +72,13 @@ def pca(vectors: np.ndarray, num_components: int) -> dict:
 
 
 def run_label(results: dict) -> dict:
-  """What distinguishes a run: dataset, model, skew strength, optimizer, seed."""
+  """What distinguishes a run: dataset, model, skew strength and cue kind (synthetic cues), branch steps,
+  optimizer, seed."""
   config = results["config"]
   return {"dataset": config["dataset"]["name"], "model": config["model"]["name"],
-          "rho": config["dataset"].get("rho"), "optimizer": config["optimizer"]["name"], "seed": results["seed"]}
+          "rho": config["dataset"].get("rho"), "cue_kind": config["dataset"].get("cue_kind"),
+          "branch_steps": config["localize"]["branch_steps"], "optimizer": config["optimizer"]["name"],
+          "seed": results["seed"]}
 
 
 def gather(patterns: list[str]) -> list[tuple[str, dict]]:

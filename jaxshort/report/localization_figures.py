@@ -10,18 +10,19 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict, path: str, title: str = "",
+def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict | None, path: str, title: str = "",
                  spread: dict | None = None) -> None:
   """Two panels of per-block bars, spurious encoding E_b and core forgetting C_b (Shapley values of the pair), with
-  knock-in/knock-out as markers, the noise floor (|value| on the clean/clean' pair) as a grey band and, where
-  given, the replicate pairs' spread ({E/C key: [K]}) as error bars."""
+  knock-in/knock-out as markers, the noise floor (|value| on the clean/clean' pair; where given) as a grey band
+  and, where given, the replicate pairs' spread ({E/C key: [K]}) as error bars."""
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
   x = np.arange(len(blocks))
   for ax, key, label, color in ((axes[0], "spurious_encoding", "spurious encoding E_b", "tab:red"),
                                 (axes[1], "core_forgetting", "core forgetting C_b", "tab:blue")):
-    floor = np.abs(noise_scores[key])
-    ax.bar(x, floor, 0.8, color="0.85", label="noise floor |clean vs clean'|")
-    ax.bar(x, -floor, 0.8, color="0.85")
+    if noise_scores is not None:
+      floor = np.abs(noise_scores[key])
+      ax.bar(x, floor, 0.8, color="0.85", label="noise floor |clean vs clean'|")
+      ax.bar(x, -floor, 0.8, color="0.85")
     ax.bar(x, scores[key], 0.5, color=color, label="Shapley")
     if spread is not None:
       ax.errorbar(x, scores[key], yerr=spread[key], fmt="none", ecolor="k", capsize=4, label="replicate spread")
@@ -75,21 +76,21 @@ def plot_hybrid_table(table: dict, path: str, title: str = "", max_rows: int = 6
   plt.close(fig)
 
 
-def plot_axes(axes: dict, path: str) -> None:
-  """Scatter of the runs on the first two axes (coloured by model; hollow where a series within the replicate
-  spread was zeroed), and each axis's loadings over depth."""
+def plot_axes(axes: dict, path: str, colour_by: str = "model", annotate: bool = True) -> None:
+  """Scatter of the runs on the first two axes (coloured by the runs' `colour_by` label; hollow where a series
+  within the replicate spread was zeroed), and each axis's loadings over depth."""
   fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
   scores = np.array([r["scores"] for r in axes["runs"]])
   scores = np.pad(scores, ((0, 0), (0, max(0, 2 - scores.shape[1]))))
-  models = sorted({str(r["model"]) for r in axes["runs"]})
-  for model in models:
-    rows = [i for i, r in enumerate(axes["runs"]) if str(r["model"]) == model]
+  for value in sorted({str(r[colour_by]) for r in axes["runs"]}):
+    rows = [i for i, r in enumerate(axes["runs"]) if str(r[colour_by]) == value]
     hollow = [i for i in rows if axes["runs"][i].get("zeroed_series")]
     solid = [i for i in rows if i not in hollow]
-    dots = left.scatter(scores[solid, 0], scores[solid, 1], label=model)
+    dots = left.scatter(scores[solid, 0], scores[solid, 1], label=value)
     left.scatter(scores[hollow, 0], scores[hollow, 1], facecolors="none", edgecolors=dots.get_facecolor())
-  for run, (x, y) in zip(axes["runs"], scores[:, :2]):
-    left.annotate(f"{run['dataset']} rho={run['rho']} s{run['seed']}", (x, y), fontsize=7)
+  if annotate:
+    for run, (x, y) in zip(axes["runs"], scores[:, :2]):
+      left.annotate(f"{run['dataset']} rho={run['rho']} s{run['seed']}", (x, y), fontsize=7)
   ratio = list(axes["explained_variance_ratio"]) + [0.0, 0.0]
   left_out = len(axes.get("left_out", []))
   left.set(xlabel=f"PC1 ({100 * ratio[0]:.0f}%)", ylabel=f"PC2 ({100 * ratio[1]:.0f}%)",
@@ -103,6 +104,53 @@ def plot_axes(axes: dict, path: str) -> None:
   right.axhline(0, color="k", lw=0.6)
   right.set(xlabel="relative depth", ylabel="loading", title="loadings (solid: E, dashed: C)")
   right.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_study_profiles(runs: Sequence[dict], path: str) -> None:
+  """One panel per group (runs' `group`): each run's E_b (solid) and C_b (dashed) over relative depth, coloured by
+  its `skew` label. runs: [{group, skew, blocks, spurious_encoding, core_forgetting}]."""
+  groups = list(dict.fromkeys(r["group"] for r in runs))
+  skews = sorted({r["skew"] for r in runs})
+  columns = min(3, len(groups))
+  rows = -(-len(groups) // columns)
+  fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False, sharey=True)
+  for ax, group in zip(axes.flat, groups):
+    for run in (r for r in runs if r["group"] == group):
+      depth = (np.arange(len(run["blocks"])) + 0.5) / len(run["blocks"])
+      colour = f"C{skews.index(run['skew'])}"
+      ax.plot(depth, run["spurious_encoding"], "-o", color=colour, ms=3, lw=1)
+      ax.plot(depth, run["core_forgetting"], "--", color=colour, lw=1)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set(title=group, xlabel="relative depth", xlim=(0, 1))
+  for ax in axes.flat[len(groups):]:
+    ax.axis("off")
+  for ax in axes[:, 0]:
+    ax.set_ylabel("E_b (solid), C_b (dashed)")
+  handles = [plt.Line2D([], [], color=f"C{i}", label=skew) for i, skew in enumerate(skews)]
+  fig.legend(handles=handles, loc="lower center", ncol=len(skews), fontsize=8)
+  fig.tight_layout(rect=(0, 0.06, 1, 1))
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_intervention_gains(points: Sequence[dict], correlation: dict, path: str) -> None:
+  """Predicted relief (share of the run's E in the frozen block) against the measured gain in T_conflict
+  accuracy, one dot per intervention, coloured by `group`; the pooled Spearman rho and its interval in the
+  title. points: [{group, relief, gain}]."""
+  fig, ax = plt.subplots(figsize=(6, 4.5))
+  for group in dict.fromkeys(p["group"] for p in points):
+    mine = [p for p in points if p["group"] == group]
+    ax.scatter([p["relief"] for p in mine], [p["gain"] for p in mine], label=group, s=18)
+  ax.axhline(0, color="k", lw=0.6)
+  rho, interval = correlation.get("rho"), correlation.get("interval")
+  title = "no correlation defined" if rho is None else (
+      f"pooled Spearman rho {rho:.2f}, {100 * correlation['confidence']:.0f}% bootstrap "
+      f"[{interval[0]:.2f}, {interval[1]:.2f}], n={correlation['pairs']}")
+  ax.set(xlabel="E in the frozen block / total E", ylabel="gain in T_conflict accuracy", title=title)
+  ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

@@ -12,6 +12,7 @@ import time
 import jax
 import orbax.checkpoint as ocp
 
+from jaxshort.errors import UserError
 from jaxshort.training.state import TrainState
 
 
@@ -63,3 +64,22 @@ class Checkpointer:
 
   def close(self) -> None:
     self.manager.close()
+
+
+def load_variables(directory: str) -> dict:
+  """{'params'[, 'batch_stats']} of the newest checkpoint in a run's checkpoint folder (`<run>/checkpoints`),
+  placed on the first device whatever the devices it was saved from: for using a trained model outside the
+  loop."""
+  manager = ocp.CheckpointManager(os.path.abspath(directory), options=ocp.CheckpointManagerOptions(read_only=True))
+  step = manager.latest_step()
+  manager.close()
+  if step is None:
+    raise UserError(f"{directory!r} holds no checkpoint; give a run's checkpoints folder, e.g. "
+                    f"runs/default-<time>/localize/clean/checkpoints")
+  path = os.path.join(os.path.abspath(directory), str(step), "default")
+  checkpointer = ocp.StandardCheckpointer()
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  target = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+                        checkpointer.metadata(path).item_metadata.tree)
+  saved = checkpointer.restore(path, target)
+  return {key: saved[key] for key in ("params", "batch_stats") if saved.get(key)}

@@ -1,0 +1,77 @@
+"""The CPU localization study (configs/localize/study_cpu.py) at tiny size: its cases, one sweep of two of them and
+the collect command's findings; findings.py's measures by hand."""
+
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+
+from configs.localize import study_cpu
+from jaxshort import config as config_lib
+from jaxshort import sweep
+from jaxshort.localization import findings, study
+from tests.conftest import shrink
+
+
+def test_every_case_builds_and_covers_the_grid():
+  jobs = sweep.grid_jobs(config_lib.load(os.path.join("configs", "localize", "study_cpu.py")))
+  names = {values["case"] for _, values, _ in jobs}
+  for family in ("vgg_bn", "resnet", "deit", "convnext"):
+    for cue in study_cpu.CUES:
+      assert {f"{family}_{cue}_seed{s}" for s in study_cpu.SEEDS} <= names
+  by_name = {values["case"]: job for _, values, job in jobs}
+  deit = by_name["deit_tint_seed1"]
+  assert (deit.model.name, deit.model.distilled, deit.dataset.cue_kind, deit.seed) == ("deit_ti", False, "tint", 1)
+  assert deit.localize.interventions == ()
+  assert by_name["deit_tint_seed0"].localize.interventions == ("freeze_each",)
+  assert by_name["convnext_patch_seed0"].dataset.image_size == 32
+  assert by_name["resnet_patch_pretrained_seed0"].localize.branch_steps == 1000
+  assert by_name["resnet_patch_rho80_seed0"].dataset.rho == 0.8
+
+
+def test_findings_by_hand():
+  results = {"profile": {"blocks": ["a", "b", "c", "d"]},
+             "scores": {"spurious_encoding": [0.31, 0.04, 0.25, -0.1], "total_spurious_encoding": 0.5,
+                        "core_forgetting": [0.0, 0.0, 0.02, 0.04], "total_core_forgetting": 0.06},
+             "replicate": {"above_spread": {"spurious_encoding": [True, True, False, True]}},
+             "checks": {"pair": {"empty_equals_first_model": True, "all_equals_second_model": True}}}
+  assert findings.carrying_blocks(results) == ["a"]  # b under 10% of 0.5, c within the spread, d negative
+  results["replicate"] = None
+  assert findings.carrying_blocks(results) == ["a", "c"]
+  # depths 0.125, 0.375, 0.625, 0.875 weighted by the positive parts 0.3, 0.05, 0.25, 0
+  assert findings.centre_of_mass([0.3, 0.05, 0.25, -0.1]) == pytest.approx((0.0375 + 0.01875 + 0.15625) / 0.6)
+  assert findings.centre_of_mass([-1.0, 0.0]) is None
+  assert all(findings.profile_checks(results).values())
+  results["scores"]["total_core_forgetting"] = 0.07
+  assert not findings.profile_checks(results)["core_forgetting_sums_to_total"]
+  results["interventions"] = {"runs": {"freeze:a": {"scales": {"a": 0.0}, "gain": {"conflict_accuracy": 0.2}},
+                                       "freeze:c": {"scales": {"c": 0.0}, "gain": {"conflict_accuracy": 0.1}}}}
+  assert findings.intervention_pairs(results) == [(pytest.approx(0.62), 0.2), (pytest.approx(0.5), 0.1)]
+  monotone = findings.pooled_rank_correlation([(x, 2 * x) for x in range(8)], resamples=200)
+  assert monotone["rho"] == pytest.approx(1.0) and monotone["interval"] == pytest.approx([1.0, 1.0])
+  reversed_ = findings.pooled_rank_correlation([(x, -x) for x in range(8)], resamples=200)
+  assert reversed_["rho"] == pytest.approx(-1.0)
+
+
+@pytest.mark.slow
+def test_tiny_study_sweeps_and_collects(tmp_path):
+  config = shrink(study_cpu.get_config(), 12, model__widths=(16,), localize__branch_steps=4, localize__probes=False,
+                  dataset__train_size=300)
+  with config.unlocked():
+    config.sweep.cases = ml_collections.ConfigDict(
+        {name: fields for name, fields in study_cpu.cases().items() if name in ("mlp_patch_seed0", "mlp_tint_seed1")})
+    for case in config.sweep.cases.values():
+      case.model.widths = (16,)
+  workdir = str(tmp_path)
+  jobs = sweep.grid_jobs(config)
+  sweep.run_jobs(config, workdir, list(range(len(jobs))))
+  result = study.collect(workdir, share=0.1, grid=4, resamples=50)
+  assert result["all_checks_pass"]
+  assert [r["case"] for r in result["runs"]] == ["mlp_patch_seed0", "mlp_tint_seed1"]
+  assert set(result["groups"]) == {"mlp"}
+  assert result["interventions"]["pooled"]["pairs"] == 2  # the two blocks of the tiny MLP, frozen on seed 0
+  for name in ("findings.json", "findings.md", "profiles.png", "axes_by_group.png", "axes_by_skew.png",
+               "interventions.png"):
+    assert os.path.exists(os.path.join(workdir, "findings", name)), name
+  assert np.isfinite(result["axes"]["explained_variance_ratio"]).all()
