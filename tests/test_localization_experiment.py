@@ -14,11 +14,14 @@ import pytest
 from configs import erm_cmnist
 from configs.localize import mnist_patch_mlp
 from jaxshort import experiments, models
-from jaxshort.data import skews
+from jaxshort.data import build_dataset, skews
+from jaxshort.data.pipeline import normalize_images
+from jaxshort.experiments.localize import localize_models
 from jaxshort.localization import hybrids, interventions, pca, probes, shapley
 from jaxshort.models.simple import MLP, SmallCNN
 from jaxshort.report.localization_figures import plot_axes
 from jaxshort.training import loop, sharding
+from jaxshort.training.checkpoint import load_variables
 from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.state import create_train_state
 from jaxshort.models import init_variables
@@ -268,6 +271,17 @@ def test_localize_end_to_end_and_axes(tmp_path, monkeypatch):
   for figure in ("profile.png", "hybrid_table.png"):
     assert os.path.getsize(os.path.join(workdir, figure)) > 0
   assert results["summary"]["top_spurious_encoding_block"] in ("layer1", "head")
+
+  # The same analysis from the two runs' checkpoints alone (README, "Your own model") gives the run's E and C.
+  dataset = build_dataset(config.dataset, config.seed)
+  tests = [dataset.splits[dataset.roles[r]] for r in ("clean_test", "aligned_test", "conflict_test")]
+  own = localize_models(models.build_model(config.model, dataset.num_classes),
+                        load_variables(os.path.join(workdir, "clean", "checkpoints")),
+                        load_variables(os.path.join(workdir, "skewed", "checkpoints")), *tests,
+                        num_classes=dataset.num_classes, preprocess=lambda x: normalize_images(x, "imagenet"))
+  assert own["blocks"] == ["layer1", "head"] and all(own["checks"].values())
+  for key in ("spurious_encoding", "core_forgetting"):
+    np.testing.assert_allclose(own["scores"][key], scores[key], atol=1e-12)
 
   # A second profile (a copy with another seed label) lets the axes command run on two results.
   other = dict(saved, seed=1, profile={**saved["profile"], "spurious_encoding": saved["profile"]["core_forgetting"],
