@@ -25,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.experiment = "suite"
   config.seed = 0                     # given to every part
-  config.num_cpu_devices = 0          # JAX devices the host CPU is split into; 0: one per core
+  config.num_cpu_devices = 0          # JAX devices the host CPU is split into; 0: by the models (sharding.py)
   config.distributed = "auto"       # multi-process start: 'auto' (when the environment names several), 'on', 'off'
   config.parts = ("erm", "localize", "sitar")  # run in this order
 

@@ -52,6 +52,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every_steps = 100
   config.checkpoint_every_steps = 250
   config.progress_every_seconds = 5.0
-  config.num_cpu_devices = 0       # JAX devices the host CPU is split into for data parallelism; 0: one per core
+  config.data_placement = "auto"   # training split held on the devices ('device'), streamed ('host'), or 'auto' by size
+  config.num_cpu_devices = 0       # JAX devices the host CPU is split into; 0: by the models (sharding.py)
   config.distributed = "auto"       # multi-process start: 'auto' (when the environment names several), 'on', 'off'
   return config

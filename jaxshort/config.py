@@ -31,7 +31,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # deep in a run). Every field of a section in SECTION_FIELDS is read.
 REQUIRED_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch_size", "compute_dtype", "augment",
                    "eval_batch_size", "num_steps", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
-                   "progress_every_seconds", "num_cpu_devices", "distributed")
+                   "progress_every_seconds", "data_placement", "num_cpu_devices", "distributed")
 METHOD_SECTIONS = ("method", "selection", "sitar", "jtt", "lff", "chroma", "group_dro", "dfr")
 REQUIRED_BY_EXPERIMENT = {"train": (), "localize": ("localize",), "sitar": METHOD_SECTIONS,
                           "compare": METHOD_SECTIONS + ("compare",), "suite": ()}
@@ -153,6 +153,23 @@ def check_declared(config: ml_collections.ConfigDict, source: str, prefix: str =
       _refuse_undeclared(config[name], fields, f"{prefix}{name}.", source)
       if name in REQUIRED_FIELDS + REQUIRED_BY_EXPERIMENT[config.experiment]:
         _require(config[name], fields, f"{prefix}{name}.", source)
+
+
+def model_names(config: ml_collections.ConfigDict) -> list[str]:
+  """The names of every model a config trains: its own, its suite parts', and those its sweep sets."""
+  names = [run.model.name for run in sections(config) if "model" in run]
+  if "sweep" in config:
+    names += list(_model_names_in(config.sweep))
+  return names
+
+
+def _model_names_in(section: ml_collections.ConfigDict, in_model: bool = False):
+  """The values of `model.name` fields at any depth of a sweep (one name or a tuple of them)."""
+  for key, value in section.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      yield from _model_names_in(value, key == "model")
+    elif in_model and key == "name":
+      yield from (value if isinstance(value, (tuple, list)) else (value,))
 
 
 def parse_value(text: str, current: Any, field: str) -> Any:

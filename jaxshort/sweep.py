@@ -208,7 +208,8 @@ def main(argv: list[str], overrides: list[str]) -> None:
   if num_jobs is not None and job_index is None:
     cli.fail("--num-jobs needs --job-index")
   config = config_lib.load(FLAGS.config, overrides)
-  sharding.setup_devices(config.num_cpu_devices, config.distributed)
+  sharding.setup_devices(config.num_cpu_devices, config.distributed,
+                         model_names=config_lib.model_names(config))
   run_jobs(config, FLAGS.workdir, job_indices(len(grid_jobs(config)), job_index, num_jobs))
 
 

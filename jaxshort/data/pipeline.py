@@ -34,6 +34,20 @@ def batch_indices(num_examples: int, batch_size: int, seed: int, step: int) -> n
   return order[position * batch_size:(position + 1) * batch_size]
 
 
+def chunk_indices(num_examples: int, batch_size: int, seed: int, first_step: int, num_steps: int) -> np.ndarray:
+  """int32 [num_steps, batch_size]: `batch_indices` of steps first_step .. first_step + num_steps - 1 (each
+  epoch's permutation drawn once)."""
+  per_epoch = steps_per_epoch(num_examples, batch_size)
+  orders = {}
+  rows = []
+  for step in range(first_step, first_step + num_steps):
+    epoch, position = divmod(step, per_epoch)
+    if epoch not in orders:
+      orders[epoch] = np.random.default_rng([seed, epoch]).permutation(num_examples)
+    rows.append(orders[epoch][position * batch_size:(position + 1) * batch_size])
+  return np.stack(rows).astype(np.int32)
+
+
 def train_batches(split: Split, batch_size: int, seed: int, start_step: int = 0) -> Iterator[Split]:
   """Training batches from `start_step` on, forever; batch k depends only on (seed, k). Each batch also holds
   `index`, int32 [B]: the rows' positions in the split (for methods that keep a statistic per example)."""
@@ -43,6 +57,19 @@ def train_batches(split: Split, batch_size: int, seed: int, start_step: int = 0)
     index = batch_indices(num_examples, batch_size, seed, step)
     yield {**{key: value[index] for key, value in split.items()}, "index": index.astype(np.int32)}
     step += 1
+
+
+def chunked(split: Split, chunk_size: int) -> dict[str, np.ndarray]:
+  """image, label, group and a validity `mask` of a split, padded and reshaped to [num_chunks, chunk_size, ...]:
+  a whole split as one array per field, for one program that maps over its chunks."""
+  n = len(split["label"])
+  num_chunks = -(-n // chunk_size)
+  index = np.arange(num_chunks * chunk_size)
+  valid = index < n
+  index = np.minimum(index, n - 1)
+  fields = {key: split[key][index] for key in ("image", "label", "group")}
+  fields["mask"] = valid
+  return {key: value.reshape(num_chunks, chunk_size, *value.shape[1:]) for key, value in fields.items()}
 
 
 def eval_batches(split: Split, batch_size: int) -> Iterator[Split]:

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec
 
-from jaxshort.data.pipeline import normalize_images
+from jaxshort.data.pipeline import chunked, normalize_images
 from jaxshort.data.schema import Split
 from jaxshort.localization.probes import block_outputs
 from jaxshort.localization.splice import (SPLICED_COLLECTIONS, all_masks, mask_codes, permutation_masks,
@@ -47,18 +47,6 @@ def hybrid_masks(num_blocks: int, num_permutations: int = 64, seed: int = 0):
     return all_masks(num_blocks), None
   permutations, masks = permutation_masks(num_blocks, num_permutations, seed)
   return masks, permutations
-
-
-def chunked(split: Split, chunk_size: int) -> dict[str, np.ndarray]:
-  """image, label, group and a validity `mask` of a split, padded and reshaped to [num_chunks, chunk_size, ...]."""
-  n = len(split["label"])
-  num_chunks = -(-n // chunk_size)
-  index = np.arange(num_chunks * chunk_size)
-  valid = index < n
-  index = np.minimum(index, n - 1)
-  fields = {key: split[key][index] for key in ("image", "label", "group")}
-  fields["mask"] = valid
-  return {key: value.reshape(num_chunks, chunk_size, *value.shape[1:]) for key, value in fields.items()}
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,6 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from jaxshort.report import save  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 
 def plot_training(records: list[dict], split_metrics: dict[str, dict], path: str, title: str = "") -> None:
   """Saves a 3-panel PNG: training loss, accuracy of each evaluated split over steps, final per-group accuracy.
@@ -39,5 +41,4 @@ def plot_training(records: list[dict], split_metrics: dict[str, dict], path: str
   if title:
     fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)

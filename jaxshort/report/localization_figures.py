@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from jaxshort.report import save  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 
 def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict | None, path: str, title: str = "",
                  spread: dict | None = None) -> None:
@@ -35,8 +37,7 @@ def plot_profile(blocks: Sequence[str], scores: dict, noise_scores: dict | None,
   if title:
     fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)
 
 
 def mask_label(mask: np.ndarray, blocks: Sequence[str]) -> str:
@@ -72,8 +73,7 @@ def plot_hybrid_table(table: dict, path: str, title: str = "", max_rows: int = 6
   if title:
     ax.set_title(title, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)
 
 
 def plot_axes(axes: dict, path: str, colour_by: str = "model", annotate: bool = True) -> None:
@@ -105,8 +105,7 @@ def plot_axes(axes: dict, path: str, colour_by: str = "model", annotate: bool = 
   right.set(xlabel="relative depth", ylabel="loading", title="loadings (solid: E, dashed: C)")
   right.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)
 
 
 def plot_study_profiles(runs: Sequence[dict], path: str) -> None:
@@ -132,8 +131,7 @@ def plot_study_profiles(runs: Sequence[dict], path: str) -> None:
   handles = [plt.Line2D([], [], color=f"C{i}", label=skew) for i, skew in enumerate(skews)]
   fig.legend(handles=handles, loc="lower center", ncol=len(skews), fontsize=8)
   fig.tight_layout(rect=(0, 0.06, 1, 1))
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)
 
 
 def plot_intervention_gains(points: Sequence[dict], correlation: dict, path: str) -> None:
@@ -152,5 +150,4 @@ def plot_intervention_gains(points: Sequence[dict], correlation: dict, path: str
   ax.set(xlabel="E in the frozen block / total E", ylabel="gain in T_conflict accuracy", title=title)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)

@@ -6,6 +6,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from jaxshort.report import save  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 
 def plot_diagnostics(latent: dict, path: str, title: str = "") -> None:
   """Why a VAE method's run did or did not drop the shortcut, per latent dimension over training: the shortcut
@@ -42,8 +44,7 @@ def plot_diagnostics(latent: dict, path: str, title: str = "") -> None:
   ceiling = latent.get("probe_ood_accuracy")
   fig.suptitle(f"{title}   linear-probe OOD ceiling {100 * ceiling:.1f}%" if ceiling is not None else title)
   fig.tight_layout()
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
+  save(fig, path, dpi=80)
 
 
 def plot_traversal(traversal: dict, path: str) -> None:
@@ -64,8 +65,7 @@ def plot_traversal(traversal: dict, path: str) -> None:
     axes[r, 0].set_ylabel(f"x{b} dim {dims[k]}\nv={scores[k]:.2f}", fontsize=7)
   fig.suptitle("latent traversals of the top-scored dimensions", fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)
 
 
 def plot_comparison(table: dict, path: str, oracle: float | None = None) -> None:
@@ -85,5 +85,4 @@ def plot_comparison(table: dict, path: str, oracle: float | None = None) -> None
   ax.set(ylim=(0, 1.02), ylabel="accuracy", title="mean ± sample std over seeds")
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  save(fig, path, dpi=110)

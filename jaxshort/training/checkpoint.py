@@ -33,10 +33,13 @@ class Checkpointer:
     return self.manager.latest_step()
 
   def save(self, state: TrainState) -> None:
-    """Saves `state` under its step and waits until it is on disk."""
+    """Saves `state` under its step, asynchronously: the arrays are copied off the devices before this returns
+    (so the state may be donated to the next step), and written to disk in the background, into a temporary
+    folder renamed when complete (a run killed meanwhile leaves no partial checkpoint; the one before stays).
+    The next save and `close` wait for it."""
     step = int(jax.device_get(state.step))
-    self.manager.save(step, args=ocp.args.StandardSave(_saved_fields(state)), force=True)
     self.manager.wait_until_finished()
+    self.manager.save(step, args=ocp.args.StandardSave(_saved_fields(state)), force=True)
 
   def restore_latest(self, state: TrainState) -> TrainState:
     """`state` with the fields of the newest readable checkpoint, placed as `state`'s arrays are; `state`
@@ -63,13 +66,15 @@ class Checkpointer:
     return aside
 
   def close(self) -> None:
+    """Waits for a save in progress, then releases the manager."""
+    self.manager.wait_until_finished()
     self.manager.close()
 
 
 def load_variables(directory: str) -> dict:
   """{'params'[, 'batch_stats']} of the newest checkpoint in a run's checkpoint folder (`<run>/checkpoints`),
-  placed on the first device whatever the devices it was saved from: for using a trained model outside the
-  loop."""
+  placed on this process's first device whatever the devices it was saved from: for using a trained model
+  outside the loop."""
   manager = ocp.CheckpointManager(os.path.abspath(directory), options=ocp.CheckpointManagerOptions(read_only=True))
   step = manager.latest_step()
   manager.close()
@@ -78,7 +83,7 @@ def load_variables(directory: str) -> dict:
                     f"runs/default-<time>/localize/clean/checkpoints")
   path = os.path.join(os.path.abspath(directory), str(step), "default")
   checkpointer = ocp.StandardCheckpointer()
-  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   target = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
                         checkpointer.metadata(path).item_metadata.tree)
   saved = checkpointer.restore(path, target)

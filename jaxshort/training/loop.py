@@ -14,7 +14,7 @@ import optax
 
 from jaxshort import data as data_lib
 from jaxshort import models
-from jaxshort.data.pipeline import eval_batches, steps_per_epoch, train_batches
+from jaxshort.data.pipeline import chunk_indices, chunked, steps_per_epoch
 from jaxshort.errors import NonFiniteError, UserError
 from jaxshort.training import sharding
 from jaxshort.training.checkpoint import Checkpointer
@@ -23,41 +23,83 @@ from jaxshort.training.optimizers import make_optimizer
 from jaxshort.training.progress import Progress
 from jaxshort.training.state import TrainState, create_train_state
 from jaxshort.training.steps import (AUGMENTATIONS, COMPUTE_DTYPES, Objective, cross_entropy_objective,
-                                     jit_eval_step, make_train_step)
+                                     jit_eval_split, make_train_chunk)
 from jaxshort.training.workdir import MetricsLog
 
+DATA_PLACEMENTS = ("auto", "device", "host")
+# 'auto' holds a training split of up to this many bytes on the devices (every offline dataset; CelebA at 224
+# pixels, ~24 GB, streams from the host).
+DEVICE_DATA_BYTES = 2 * 2**30
 
-def evaluate(state: TrainState, split: dict, dataset: data_lib.Dataset, mesh, batch_size: int) -> dict:
-  """Metrics (see training/metrics.py) of `state` on a whole split, in padded batches of `batch_size`."""
-  step = jit_eval_step(dataset.num_classes, dataset.num_groups)
-  totals = None
-  for batch in eval_batches(split, batch_size):
-    counts = step(state, sharding.shard_batch(batch, mesh))
-    totals = counts if totals is None else jax.tree.map(lambda a, b: a + b, totals, counts)
+
+def evaluate(state: TrainState, split: dict, dataset: data_lib.Dataset, mesh, batch_size: int,
+             chunks: dict | None = None) -> dict:
+  """Metrics (see training/metrics.py) of `state` on a whole split, in one program over its padded chunks of
+  `batch_size` examples (`chunks`: the split already placed by `place_eval_split`)."""
+  if chunks is None:
+    chunks = place_eval_split(split, mesh, batch_size)
+  totals = jit_eval_split(dataset.num_classes, dataset.num_groups)(state, chunks)
   names = [dataset.group_name(g) for g in range(dataset.num_groups)]
   return summarize(jax.device_get(totals), names)
 
 
-def evaluate_splits(state, dataset, mesh, batch_size, splits) -> dict[str, dict]:
-  return {name: evaluate(state, dataset.splits[name], dataset, mesh, batch_size) for name in splits}
+def place_eval_split(split: dict, mesh, batch_size: int) -> dict:
+  """A split as chunks of `batch_size` examples on the devices, each chunk split over them."""
+  return sharding.place(chunked(split, batch_size), sharding.batch_sharding(mesh, leading=1))
 
 
-def check_finite(step: int, metrics: dict) -> None:
-  """Raises NonFiniteError naming `step` if a training metric (loss, gradient or parameter norm) is NaN or inf."""
-  values = jax.device_get(metrics)
-  bad = [k for k, v in values.items() if not np.all(np.isfinite(v))]
+def evaluate_splits(state, dataset, mesh, batch_size, splits, placed: dict | None = None) -> dict[str, dict]:
+  placed = placed or {}
+  return {name: evaluate(state, dataset.splits[name], dataset, mesh, batch_size, placed.get(name))
+          for name in splits}
+
+
+def first_non_finite(first_step: int, metrics: dict) -> tuple[int, list[str]] | None:
+  """(step, names) of the first step whose training metrics (loss, gradient or parameter norm, ...; each
+  stacked over a chunk of steps starting at `first_step`) are not all finite; None if every step's are."""
+  finite = {key: np.isfinite(np.asarray(value)).reshape(len(value), -1).all(1) for key, value in metrics.items()}
+  bad_steps = ~np.all(np.stack(list(finite.values())), axis=0)
+  if not bad_steps.any():
+    return None
+  first = int(np.argmax(bad_steps))
+  return first_step + first, sorted(key for key, ok in finite.items() if not ok[first])
+
+
+def check_finite(first_step: int, metrics: dict) -> None:
+  """Raises NonFiniteError naming the first step of a chunk (stacked metrics, see `first_non_finite`) whose
+  training metrics are NaN or inf."""
+  bad = first_non_finite(first_step, metrics)
   if bad:
-    raise NonFiniteError(f"training diverged: {', '.join(sorted(bad))} is not finite at step {step}; the last "
+    step, names = bad
+    raise NonFiniteError(f"training diverged: {', '.join(names)} is not finite at step {step}; the last "
                          f"good checkpoint is kept; lower optimizer.learning_rate or set optimizer.grad_clip_norm")
 
 
-def training_step(config: ml_collections.ConfigDict, loss_fn: Objective = cross_entropy_objective):
-  """The jitted step of `loss_fn` with the config's `compute_dtype` and `augment` (steps.make_train_step)."""
+def data_on_device(placement: str, split: dict) -> bool:
+  """Whether the training split is held on the devices ('device'), streamed from the host a chunk of batches at
+  a time ('host'), or, for 'auto', held on the devices when it takes at most DEVICE_DATA_BYTES."""
+  if placement not in DATA_PLACEMENTS:
+    raise UserError(f"data_placement must be one of {', '.join(DATA_PLACEMENTS)}, got {placement!r}")
+  if placement == "auto":
+    return sum(np.asarray(value).nbytes for value in split.values()) <= DEVICE_DATA_BYTES
+  return placement == "device"
+
+
+def next_stop(step: int, config: ml_collections.ConfigDict) -> int:
+  """The first step after `step` at which the loop logs, evaluates, checkpoints or ends: where a chunk of steps
+  run in one dispatch ends."""
+  everies = (config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps)
+  return min([config.num_steps] + [(step // every + 1) * every for every in everies])
+
+
+def training_chunk(config: ml_collections.ConfigDict, mesh, loss_fn: Objective = cross_entropy_objective):
+  """The jitted chunk of steps of `loss_fn` with the config's `compute_dtype` and `augment`
+  (steps.make_train_chunk), each batch split over the mesh."""
   if config.compute_dtype not in COMPUTE_DTYPES:
     raise UserError(f"compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {config.compute_dtype!r}")
   if config.augment not in AUGMENTATIONS:
     raise UserError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {config.augment!r}")
-  return make_train_step(loss_fn, config.compute_dtype, config.augment)
+  return make_train_chunk(loss_fn, config.compute_dtype, config.augment, sharding.batch_sharding(mesh))
 
 
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,
@@ -79,10 +121,12 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   mesh = sharding.data_mesh()
   sharding.check_batch_size(config.batch_size, mesh)
   split = dataset.splits[train_split or dataset.roles["train"]]
-  steps_per_epoch(len(split["label"]), config.batch_size)
+  num_examples = len(split["label"])
+  steps_per_epoch(num_examples, config.batch_size)
   if config.num_steps < 1:
     raise UserError(f"num_steps must be >= 1, got {config.num_steps}")
-  step_fn = training_step(config, loss_fn)
+  chunk_fn = training_chunk(config, mesh, loss_fn)
+  on_device = data_on_device(config.data_placement, split)
 
   if variables is None:
     variables = models.initial_variables(config.model, model, jax.random.key(config.seed), dataset.image_shape)
@@ -102,29 +146,35 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
     return state
 
   rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+  seed = config.seed if data_seed is None else data_seed
   eval_splits = [s for s in dataset.splits if s != dataset.roles["train"]]
+  placed_eval = {s: place_eval_split(dataset.splits[s], mesh, config.eval_batch_size) for s in eval_splits}
+  steps_sharding = sharding.batch_sharding(mesh, leading=1)
+  data = sharding.place(split, sharding.replicated(mesh)) if on_device else None
   progress = Progress(config.num_steps, start, config.progress_every_seconds, name)
-  batches = train_batches(split, config.batch_size, config.seed if data_seed is None else data_seed, start)
-  unchecked = None  # the previous step's metrics: checked while the current step runs, so the loop never stalls
-  for step in range(start + 1, config.num_steps + 1):
-    state, metrics = step_fn(state, sharding.shard_batch(next(batches), mesh), rng)
-    if unchecked is not None:
-      check_finite(*unchecked)
-    unchecked = (step, metrics)
-    is_last = step == config.num_steps
-    if step % config.log_every_steps == 0 or is_last:
-      check_finite(step, metrics)
-      metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-      log.write(step, "train", metrics)
-      progress.update(step, {"loss": metrics["loss"], "acc": metrics["accuracy"]})
-    if step % config.eval_every_steps == 0 or is_last:
-      results = evaluate_splits(state, dataset, mesh, config.eval_batch_size, eval_splits)
-      for split_name, result in results.items():
-        log.write(step, split_name, {k: v for k, v in result.items() if k != "groups"})
-      if on_eval is not None:
-        on_eval(step, state, results)
-    if step % config.checkpoint_every_steps == 0 or is_last:
-      check_finite(step, metrics)  # never save a diverged state over a good one
-      checkpoints.save(state)
-  checkpoints.close()
+  step = start
+  try:
+    while step < config.num_steps:
+      end = next_stop(step, config)
+      index = chunk_indices(num_examples, config.batch_size, seed, step, end - step)  # batches of steps step+1..end
+      steps = index if on_device else {**{k: v[index] for k, v in split.items()}, "index": index}
+      state, metrics = chunk_fn(state, data, sharding.place(steps, steps_sharding), rng)
+      metrics = jax.device_get(metrics)  # the one host sync of a chunk
+      check_finite(step + 1, metrics)    # before any checkpoint of this chunk: the last good one is kept
+      step = end
+      is_last = step == config.num_steps
+      if step % config.log_every_steps == 0 or is_last:
+        last = {k: float(v[-1]) for k, v in metrics.items()}
+        log.write(step, "train", last)
+        progress.update(step, {"loss": last["loss"], "acc": last["accuracy"]})
+      if step % config.eval_every_steps == 0 or is_last:
+        results = evaluate_splits(state, dataset, mesh, config.eval_batch_size, eval_splits, placed_eval)
+        for split_name, result in results.items():
+          log.write(step, split_name, {k: v for k, v in result.items() if k != "groups"})
+        if on_eval is not None:
+          on_eval(step, state, results)
+      if step % config.checkpoint_every_steps == 0 or is_last:
+        checkpoints.save(state)  # asynchronous: written while the next chunk trains
+  finally:
+    checkpoints.close()          # waits for the last save
   return state

@@ -45,13 +45,29 @@ def enable_compilation_cache(directory: str = DEFAULT_COMPILATION_CACHE) -> None
     jax.config.update("jax_compilation_cache_dir", directory)
 
 
+# Models whose training step runs faster with the host CPU split into one JAX device per core (measured on the
+# 2-core development CPU, benchmarks/README.md: the small CNN 1.35x, ResNet-18 1.7x); the others (the MLP 1.5x
+# slower, the SITAR VAE the same, DeiT's matmuls) keep one device, where a split costs more than it saves.
+CPU_SPLIT_MODEL_PREFIXES = ("small_cnn", "vgg", "resnet", "convnext")
+
+
+def cpu_device_count(num_cpu_devices: int, model_names=()) -> int:
+  """How many JAX devices the host CPU is split into: `num_cpu_devices` if set (> 0); else one per core if any
+  of the run's models is a convolutional net (CPU_SPLIT_MODEL_PREFIXES), else 1."""
+  if num_cpu_devices:
+    return int(num_cpu_devices)
+  if any(name.startswith(CPU_SPLIT_MODEL_PREFIXES) for name in model_names):
+    return os.cpu_count() or 1
+  return 1
+
+
 def setup_devices(num_cpu_devices: int = 0, distributed: str = "auto",
-                  compilation_cache: str = DEFAULT_COMPILATION_CACHE) -> None:
-  """The device setup of a run; call before JAX is first used. Splits the host CPU (see
-  `configure_cpu_devices`), turns on the persistent compilation cache, then joins the other processes of a
-  multi-host run (see `wants_distributed`), after which `jax.devices()` lists the devices of every host and
-  `data_mesh` spans them all."""
-  configure_cpu_devices(num_cpu_devices)
+                  compilation_cache: str = DEFAULT_COMPILATION_CACHE, model_names=()) -> None:
+  """The device setup of a run; call before JAX is first used. Splits the host CPU (`cpu_device_count` of
+  `num_cpu_devices` and the run's `model_names`), turns on the persistent compilation cache, then joins the other
+  processes of a multi-host run (see `wants_distributed`), after which `jax.devices()` lists the devices of every
+  host and `data_mesh` spans them all."""
+  configure_cpu_devices(cpu_device_count(num_cpu_devices, model_names))
   enable_compilation_cache(compilation_cache)
   if wants_distributed(distributed):
     jax.distributed.initialize()
@@ -89,5 +105,26 @@ def shard_batch(batch: dict, mesh: Mesh) -> dict:
 
 
 def replicate(tree, mesh: Mesh):
-  """Places `tree` on every device of the mesh."""
-  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+  """A copy of `tree` on every device of the mesh: never the caller's own buffers (with one device, placing
+  would alias them), so a step that donates the copy leaves `tree` intact (theta_0 serves both runs of a
+  localization pair)."""
+  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()), may_alias=False)
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  """Arrays held whole on every device of the mesh."""
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharding(mesh: Mesh, leading: int = 0) -> NamedSharding:
+  """Arrays split over the devices along their axis `leading` (the batch axis; 1 for [steps or chunks, batch,
+  ...] stacks), replicated along the others."""
+  return NamedSharding(mesh, PartitionSpec(*([None] * leading), DATA_AXIS))
+
+
+def place(tree, sharding: NamedSharding):
+  """Host arrays (the same on every process) placed with `sharding`; each process fills its own devices."""
+  def one(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  return jax.tree.map(one, tree)

@@ -1,7 +1,8 @@
 """The one training step, for every objective, and the evaluation step: pure functions of (state, batch, rng).
 
 `make_train_step(loss_fn, compute_dtype, augment)` gives the jitted step that ERM, every method and every
-localization run train with. The step does, in one place, what every objective needs:
+localization run train with, and `make_train_chunk` the same step scanned over many batches in one dispatch
+(what the training loop runs). The step does, in one place, what every objective needs:
 
 - augmentation (`augment='crop_flip'`: the standard CIFAR random 4-pixel-padded crop and horizontal flip,
   data/augment.py) on the uint8 batch, keyed by (seed, step), so a resumed run and both runs of a localization
@@ -129,6 +130,37 @@ def make_train_step(loss_fn: Objective = cross_entropy_objective, compute_dtype:
                  donate_argnums=(0,))
 
 
+def gather_batch(data: dict, index: jnp.ndarray) -> dict:
+  """The rows `index` int [B] of every field of device-resident `data` ({field: [N, ...]}), plus `index`."""
+  return {**{key: value[index] for key, value in data.items()}, "index": index}
+
+
+def train_chunk(state: TrainState, data: dict | None, steps: Any, rng: jax.Array, batch_sharding=None,
+                loss_fn: Objective = cross_entropy_objective, compute_dtype: str = "float32",
+                augment: str = "none") -> tuple[TrainState, dict]:
+  """`train_step` over n steps in one program (`lax.scan`). `steps` is, per step, either a batch index int
+  [n, B] into the device-resident split `data` (gathered on the device), or, with `data` None, the batches
+  themselves ({field: [n, B, ...]}). `batch_sharding` (a NamedSharding over the batch axis) keeps each gathered
+  batch split over the devices. Returns the state after the n steps and each metric stacked, [n]."""
+
+  def body(state, step_input):
+    batch = step_input if data is None else gather_batch(data, step_input)
+    if batch_sharding is not None:
+      batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+    return train_step(state, batch, rng, loss_fn, compute_dtype, augment)
+
+  return jax.lax.scan(body, state, steps)
+
+
+@functools.lru_cache(maxsize=16)
+def make_train_chunk(loss_fn: Objective = cross_entropy_objective, compute_dtype: str = "float32",
+                     augment: str = "none", batch_sharding=None):
+  """`train_chunk` jitted with the state donated: (state, data, steps, rng) -> (state, stacked metrics).
+  Cached like `make_train_step`; each number of steps per chunk is compiled once."""
+  return jax.jit(functools.partial(train_chunk, batch_sharding=batch_sharding, loss_fn=loss_fn,
+                                   compute_dtype=compute_dtype, augment=augment), donate_argnums=(0,))
+
+
 def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int) -> dict:
   """Summed counts over `batch` (see metrics.count_correct), the model in eval mode."""
   logits = state.apply_fn(state.variables(), normalize_images(batch["image"], state.input_normalization),
@@ -140,3 +172,16 @@ def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int)
 def jit_eval_step(num_classes: int, num_groups: int):
   """`eval_step` jitted for a fixed number of classes and groups."""
   return jax.jit(functools.partial(eval_step, num_classes=num_classes, num_groups=num_groups))
+
+
+def eval_split(state: TrainState, chunks: dict, num_classes: int, num_groups: int) -> dict:
+  """Summed counts of `eval_step` over a whole split given as chunks ({field: [num_chunks, size, ...]},
+  data.pipeline.chunked), in one program (`lax.map` over the chunks)."""
+  counts = jax.lax.map(functools.partial(eval_step, state, num_classes=num_classes, num_groups=num_groups), chunks)
+  return jax.tree.map(lambda x: x.sum(0), counts)
+
+
+@functools.lru_cache(maxsize=None)
+def jit_eval_split(num_classes: int, num_groups: int):
+  """`eval_split` jitted for a fixed number of classes and groups."""
+  return jax.jit(functools.partial(eval_split, num_classes=num_classes, num_groups=num_groups))
