@@ -39,8 +39,8 @@ def main(argv: list[str], overrides: list[str]) -> None:
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax and tfds log every step of a save at INFO
   config = config_lib.load(flags.FLAGS.config, overrides)
-  sharding.setup_devices(config.num_cpu_devices, config.distributed,
-                         model_names=config_lib.model_names(config))
+  sharding.setup_devices(config.num_cpu_devices, config.distributed, model_names=config_lib.model_names(config),
+                         batch_sizes=config_lib.batch_sizes(config))
   workdir = flags.FLAGS.workdir or default_workdir(flags.FLAGS.config)
   print(f"jaxshort: {config.experiment} -> {workdir}", file=sys.stderr)
   results = experiments.run_in_workdir(config, workdir, overwrite=flags.FLAGS.overwrite)

@@ -156,20 +156,14 @@ def check_declared(config: ml_collections.ConfigDict, source: str, prefix: str =
 
 
 def model_names(config: ml_collections.ConfigDict) -> list[str]:
-  """The names of every model a config trains: its own, its suite parts', and those its sweep sets."""
-  names = [run.model.name for run in sections(config) if "model" in run]
-  if "sweep" in config:
-    names += list(_model_names_in(config.sweep))
-  return names
+  """The names of every model a run config trains: its own and its suite parts' (a sweep's jobs are configs of
+  their own: see sweep.py)."""
+  return [run.model.name for run in sections(config) if "model" in run]
 
 
-def _model_names_in(section: ml_collections.ConfigDict, in_model: bool = False):
-  """The values of `model.name` fields at any depth of a sweep (one name or a tuple of them)."""
-  for key, value in section.items():
-    if isinstance(value, ml_collections.ConfigDict):
-      yield from _model_names_in(value, key == "model")
-    elif in_model and key == "name":
-      yield from (value if isinstance(value, (tuple, list)) else (value,))
+def batch_sizes(config: ml_collections.ConfigDict) -> list[int]:
+  """The training batch sizes of a run config and its suite parts."""
+  return [run.batch_size for run in sections(config) if "batch_size" in run]
 
 
 def parse_value(text: str, current: Any, field: str) -> Any:

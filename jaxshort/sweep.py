@@ -15,9 +15,9 @@ since config field names cannot hold dots); every leaf is a tuple of values and 
 order of the sorted dotted field names. A job's config is the config without `sweep` and with its values set; its
 folder is named by them (`model.name=mlp,seed=0`). A job whose results.json exists is skipped. See docs/sweeps.md.
 
-Grids that are not products: `config.sweep.cases = {'vgg': {'model': {...}, 'optimizer': {...}}, ...}`, named
-sets of fields (nested like the config) set together; each case is crossed with the other axes, and its name is
-the job's `case` value.
+Grids that are not products: `config.sweep.cases = (('vgg', {'model': {...}, 'optimizer': {...}}), ...)`, named
+sets of fields (nested like the config) set together, run in their order; each case is crossed with the other
+axes, and its name is the job's `case` value.
 """
 
 import itertools
@@ -52,11 +52,11 @@ def grid_axes(sweep: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
   return sorted(axes)
 
 
-def flat_fields(section: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
-  """{dotted field: value} of the leaves of a nested section."""
+def flat_fields(section, prefix: str = "") -> dict[str, Any]:
+  """{dotted field: value} of the leaves of a nested dict or section."""
   fields = {}
   for key, value in section.items():
-    if isinstance(value, ml_collections.ConfigDict):
+    if isinstance(value, (dict, ml_collections.ConfigDict)):
       fields.update(flat_fields(value, f"{prefix}{key}."))
     else:
       fields[f"{prefix}{key}"] = value
@@ -68,10 +68,15 @@ def sweep_cases(sweep: ml_collections.ConfigDict) -> list[tuple[str | None, dict
   if CASES_FIELD not in sweep:
     return [(None, {})]
   cases = sweep[CASES_FIELD]
-  if not isinstance(cases, ml_collections.ConfigDict) or not cases or not all(
-      isinstance(case, ml_collections.ConfigDict) for case in cases.values()):
-    raise UserError(f"sweep.{CASES_FIELD} must map case names to sections of fields, got {cases!r}")
-  return [(name, flat_fields(case)) for name, case in cases.items()]
+  if not isinstance(cases, (tuple, list)) or not cases or not all(
+      isinstance(case, (tuple, list)) and len(case) == 2 and isinstance(case[0], str)
+      and isinstance(case[1], (dict, ml_collections.ConfigDict)) for case in cases):
+    raise UserError(f"sweep.{CASES_FIELD} must be a tuple of (case name, {{field: value, ...}}) pairs, got "
+                    f"{str(cases)[:200]}")
+  names = [name for name, _ in cases]
+  if len(set(names)) != len(names):
+    raise UserError(f"sweep.{CASES_FIELD} names a case twice: {sorted({n for n in names if names.count(n) > 1})}")
+  return [(name, flat_fields(fields)) for name, fields in cases]
 
 
 def job_name(values: dict[str, Any]) -> str:
@@ -97,6 +102,9 @@ def grid_jobs(config: ml_collections.ConfigDict) -> list[tuple[str, dict, ml_col
   axes = grid_axes(ml_collections.ConfigDict({k: v for k, v in sweep.items() if k != CASES_FIELD}))
   jobs = []
   for case, fields in cases:
+    both = sorted(set(fields) & {name for name, _ in axes})
+    if both:
+      raise UserError(f"the sweep's case {case!r} and its axes both set {', '.join(both)}; set each in one place")
     for combination in itertools.product(*(values for _, values in axes)):
       values = {**({"case": case} if case else {}), **dict(zip((name for name, _ in axes), combination))}
       source = f"the sweep's case {case!r}" if case else "the sweep"
@@ -208,9 +216,13 @@ def main(argv: list[str], overrides: list[str]) -> None:
   if num_jobs is not None and job_index is None:
     cli.fail("--num-jobs needs --job-index")
   config = config_lib.load(FLAGS.config, overrides)
+  jobs = grid_jobs(config)
+  indices = job_indices(len(jobs), job_index, num_jobs)
+  chosen = [jobs[i][2] for i in indices]  # the device split follows the models of the jobs this process runs
   sharding.setup_devices(config.num_cpu_devices, config.distributed,
-                         model_names=config_lib.model_names(config))
-  run_jobs(config, FLAGS.workdir, job_indices(len(grid_jobs(config)), job_index, num_jobs))
+                         model_names=[n for job in chosen for n in config_lib.model_names(job)],
+                         batch_sizes=[b for job in chosen for b in config_lib.batch_sizes(job)])
+  run_jobs(config, FLAGS.workdir, indices)
 
 
 if __name__ == "__main__":

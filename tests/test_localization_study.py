@@ -3,7 +3,6 @@ the collect command's findings; findings.py's measures by hand."""
 
 import os
 
-import ml_collections
 import numpy as np
 import pytest
 
@@ -16,7 +15,9 @@ from tests.conftest import shrink
 
 def test_every_case_builds_and_covers_the_grid():
   jobs = sweep.grid_jobs(config_lib.load(os.path.join("configs", "localize", "study_cpu.py")))
-  names = {values["case"] for _, values, _ in jobs}
+  order = [values["case"] for _, values, _ in jobs]
+  assert order[:2] == ["vgg_bn_patch_seed0", "vgg_bn_patch_seed1"] and order[-1] == "convnext_patch_rho80_seed0"
+  names = set(order)
   for family in ("vgg_bn", "resnet", "deit", "convnext"):
     for cue in study_cpu.CUES:
       assert {f"{family}_{cue}_seed{s}" for s in study_cpu.SEEDS} <= names
@@ -59,10 +60,8 @@ def test_tiny_study_sweeps_and_collects(tmp_path):
   config = shrink(study_cpu.get_config(), 12, model__widths=(16,), localize__branch_steps=4, localize__probes=False,
                   dataset__train_size=300)
   with config.unlocked():
-    config.sweep.cases = ml_collections.ConfigDict(
-        {name: fields for name, fields in study_cpu.cases().items() if name in ("mlp_patch_seed0", "mlp_tint_seed1")})
-    for case in config.sweep.cases.values():
-      case.model.widths = (16,)
+    config.sweep.cases = tuple((name, {**fields, "model": {**fields["model"], "widths": (16,)}})
+                               for name, fields in study_cpu.cases() if name in ("mlp_patch_seed0", "mlp_tint_seed1"))
   workdir = str(tmp_path)
   jobs = sweep.grid_jobs(config)
   sweep.run_jobs(config, workdir, list(range(len(jobs))))

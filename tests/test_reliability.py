@@ -67,9 +67,9 @@ def nan_after(step: int, learning_rate: float = 1e-3) -> optax.GradientTransform
   return optax.GradientTransformation(init, update)
 
 
-def test_divergence_stops_within_one_step_and_keeps_the_last_good_checkpoint(tmp_path, tiny_config):
+def test_divergence_names_the_first_bad_step_and_keeps_the_last_good_checkpoint(tmp_path, tiny_config):
   tiny_config.checkpoint_every_steps = 10
-  tiny_config.log_every_steps = 1000  # the per-step check must catch it, not the log
+  tiny_config.log_every_steps = 1000  # the check of each chunk's metrics must catch it, not the log
   dataset, model = setup(tiny_config)
   with pytest.raises(NonFiniteError, match="not finite at step 26"):
     train_classifier(tiny_config, dataset, model, str(tmp_path), tx=nan_after(25))

@@ -79,14 +79,15 @@ def case(family: str, cue: str, seed: int, extra: dict | None = None) -> dict:
   return fields
 
 
-def cases() -> dict:
-  """{case name: fields} of the whole study, in run order."""
-  out = {f"{family}_{cue}_seed{seed}": case(family, cue, seed)
-         for family in FAMILIES for cue in CUES for seed in SEEDS}
+def cases() -> tuple[tuple[str, dict], ...]:
+  """(case name, fields) of the whole study, in run order: the four families' grid first, then the MLP and the
+  small CNN, then the variants."""
+  out = [(f"{family}_{cue}_seed{seed}", case(family, cue, seed))
+         for family in FAMILIES for cue in CUES for seed in SEEDS]
   for variant, (families, cue, seeds, extra) in VARIANTS.items():
-    out.update({f"{family}_{cue}_{variant}_seed{seed}": case(family, cue, seed, extra)
-                for family in families for seed in seeds})
-  return out
+    out += [(f"{family}_{cue}_{variant}_seed{seed}", case(family, cue, seed, extra))
+            for family in families for seed in seeds]
+  return tuple(out)
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -100,5 +101,5 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 400
   config.localize.replicates = 1        # one replicate pair: the per-block spread E and C must stand above
   config.sweep = ml_collections.ConfigDict()
-  config.sweep.cases = ml_collections.ConfigDict(cases())
+  config.sweep.cases = cases()
   return config

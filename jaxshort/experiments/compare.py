@@ -21,6 +21,7 @@ from jaxshort.experiments.results import environment, write_results
 from jaxshort.experiments.sitar import AT_BEST_KEYS, SUMMARY_KEYS, run_method
 from jaxshort.methods import METHODS
 from jaxshort.report import sitar_figures
+from jaxshort.training.workdir import is_primary
 
 # Colored MNIST numbers of the SITAR paper (ID / OOD accuracy, %), for the comparison table.
 PAPER_COLORED_MNIST = {"erm": (89.7, 10.3), "jtt": (63.2, 63.8), "chroma_vae": (72.5, 72.4), "sitar": (71.8, 72.5)}
@@ -137,8 +138,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   methods = {name: values["method"] for name, values in variants}
   paper = PAPER_COLORED_MNIST if config.dataset.name == "colored_mnist" and config.compare.paper_column else None
   markdown = markdown_table(table, methods, group_labels, paper, at_best=config.selection == "last")
-  with open(os.path.join(workdir, "table.md"), "w") as f:
-    f.write(markdown)
+  if is_primary():
+    with open(os.path.join(workdir, "table.md"), "w") as f:
+      f.write(markdown)
   oracle = data_lib.build_dataset(config.dataset, config.compare.seeds[0]).info.get("oracle_ood_accuracy")
   sitar_figures.plot_comparison(table, os.path.join(workdir, "table.png"), oracle=oracle)
   results = {"experiment": "compare", "seeds": list(config.compare.seeds), "variants": list(config.compare.variants),

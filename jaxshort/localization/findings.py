@@ -11,13 +11,15 @@ Each function reads localize results.json dicts (experiments/localize.py):
 - `pooled_rank_correlation`: do the localization metrics predict which intervention helps? Spearman's rho
   between each intervention's predicted relief (interventions.predicted_relief: for freezing block b, the
   metric's value at b as a share of the run's total) and its measured gain, pooled over every intervention of
-  every run, with a percentile bootstrap interval over those (relief, gain) pairs.
+  every run whose total stands above its replicate spread, with a percentile bootstrap interval that resamples
+  runs; beside it the mean of the runs' own rho, which compares interventions within a run only.
 """
 
 from typing import Sequence
 
 import numpy as np
 
+from jaxshort.localization import interventions as interventions_lib
 from jaxshort.localization.interventions import predicted_relief
 from jaxshort.localization.pca import relative_depths
 
@@ -58,38 +60,53 @@ def centre_of_mass(values: Sequence[float]) -> float | None:
 
 def intervention_pairs(results: dict, metric: str = "spurious_encoding",
                        gain: str = "conflict_accuracy") -> list[tuple[float, float]]:
-  """(predicted relief as a share of the total metric, measured gain) of each intervention of one run; [] for a
-  run without interventions or with a non-positive total."""
+  """(predicted relief as a share of the run's total metric, measured gain) of each intervention of one run;
+  [] for a run without interventions, or whose total metric is not positive or (with replicate pairs) not above
+  its replicate spread: its shares would be noise."""
   interventions = results.get("interventions")
   total = results["scores"][TOTALS[metric]]
-  if not interventions or total <= 0:
+  replicate = results.get("replicate")
+  if not interventions or total <= 0 or (replicate and not replicate["total"][metric]["above_spread"]):
     return []
   blocks, values = results["profile"]["blocks"], results["scores"][metric]
   return [(predicted_relief(run["scales"], blocks, values) / total, run["gain"][gain])
           for run in interventions["runs"].values()]
 
 
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-  # imported here: scipy costs every launch.py process about a second (see interventions.spearman)
-  import scipy.stats  # pylint: disable=import-outside-toplevel
-  return float(scipy.stats.spearmanr(x, y).statistic)
+def spearman(pairs: Sequence[tuple[float, float]]) -> float | None:
+  """interventions.spearman of (x, y) pairs; None where fewer than 3 or either column is constant."""
+  if not pairs:
+    return None
+  x, y = zip(*pairs)
+  return interventions_lib.spearman(np.array(x), np.array(y))
 
 
-def pooled_rank_correlation(pairs: Sequence[tuple[float, float]], resamples: int = 2000, seed: int = 0,
-                            confidence: float = 0.95) -> dict:
-  """Spearman's rho of pooled (relief, gain) pairs, with a percentile bootstrap interval (resampling the pairs);
-  rho None where fewer than 3 pairs or either column is constant."""
-  import scipy.stats  # pylint: disable=import-outside-toplevel
-  x, y = (np.asarray(column, np.float64) for column in zip(*pairs)) if pairs else (np.zeros(0), np.zeros(0))
-  out = {"pairs": len(x), "rho": None, "interval": None, "confidence": confidence, "resamples": resamples}
-  if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
+def pooled_rank_correlation(pairs_by_run: Sequence[Sequence[tuple[float, float]]], resamples: int = 2000,
+                            seed: int = 0, confidence: float = 0.95) -> dict:
+  """Spearman's rho of the (relief, gain) pairs of several runs pooled, with a percentile bootstrap interval
+  that resamples runs (a run's interventions share its baseline, so they are not independent draws); and the
+  mean of each run's own rho (`within_run`), which ranks only within runs and so is free of differences
+  between runs (in block count, in gain size). Resamples whose pooled pairs leave rho undefined (a constant
+  column) are dropped and counted. rho None where fewer than 3 pairs or a column is constant."""
+  runs = [list(p) for p in pairs_by_run if p]
+  pooled = [pair for run in runs for pair in run]
+  within = [r for r in (spearman(run) for run in runs) if r is not None]
+  out = {"runs": len(runs), "pairs": len(pooled), "rho": spearman(pooled), "interval": None,
+         "confidence": confidence, "resamples": resamples, "dropped_resamples": 0,
+         "within_run": {"mean_rho": float(np.mean(within)) if within else None, "runs": len(within)}}
+  if out["rho"] is None or len(runs) < 2:
     return out
-  out["rho"] = spearman(x, y)
-  result = scipy.stats.bootstrap((x, y), lambda a, b: scipy.stats.spearmanr(a, b).statistic, paired=True,
-                                 vectorized=False, n_resamples=resamples, confidence_level=confidence,
-                                 method="percentile", rng=np.random.default_rng(seed))
-  low, high = result.confidence_interval
-  out["interval"] = [float(low), float(high)]
+  rng = np.random.default_rng(seed)
+  draws = []
+  for _ in range(resamples):
+    chosen = rng.integers(0, len(runs), len(runs))
+    rho = spearman([pair for i in chosen for pair in runs[i]])
+    if rho is not None and np.isfinite(rho):
+      draws.append(rho)
+  out["dropped_resamples"] = resamples - len(draws)
+  if draws:
+    tail = 100 * (1 - confidence) / 2
+    out["interval"] = [float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))]
   return out
 
 

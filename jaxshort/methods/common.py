@@ -25,7 +25,7 @@ from jaxshort.data import Dataset
 from jaxshort.data.pipeline import eval_batches, normalize_images
 from jaxshort.training.loop import train_classifier
 from jaxshort.training.state import TrainState
-from jaxshort.training.workdir import read_json, write_json
+from jaxshort.training.workdir import is_primary, read_json, write_json
 
 
 def build_backbone(config: ml_collections.ConfigDict, dataset: Dataset, name: str | None = None) -> nn.Module:
@@ -45,6 +45,7 @@ class BestByValidation:
     self.info_path = os.path.join(run_dir, "best.json")
     self.split, self.metric = validation_split, metric
     self.info = read_json(self.info_path) if os.path.exists(self.info_path) else None
+    self.selected = None  # the serialized variables of the chosen evaluation, once chosen in this process
     if self.info is not None and self.info.get("metric") != f"validation {metric}":
       self.info = None  # chosen by another metric (the selection rule changed): choose afresh
 
@@ -54,17 +55,22 @@ class BestByValidation:
       keep = ("accuracy", "balanced_accuracy", "worst_group_accuracy")
       self.info = {"step": int(step), "metric": f"validation {self.metric}", "score": float(score),
                    "metrics": {name: {k: float(m[k]) for k in keep if k in m} for name, m in results.items()}}
-      with open(self.params_path, "wb") as f:
-        f.write(serialization.to_bytes(jax.device_get(selected_variables(state))))
-      write_json(self.info_path, self.info)
+      self.selected = serialization.to_bytes(jax.device_get(selected_variables(state)))
+      if is_primary():  # every process holds the same choice in memory; process 0 keeps it for a resume
+        with open(self.params_path + ".tmp", "wb") as f:
+          f.write(self.selected)
+        os.replace(self.params_path + ".tmp", self.params_path)
+        write_json(self.info_path, self.info)
 
   def best_state(self, state: TrainState) -> TrainState:
     """`state` with the selected parameters and batch statistics (unchanged if nothing was selected)."""
     if self.info is None:
       return state
     current = selected_variables(state)
-    with open(self.params_path, "rb") as f:
-      saved = serialization.msgpack_restore(f.read())
+    if self.selected is None:  # chosen before a resume: read back
+      with open(self.params_path, "rb") as f:
+        self.selected = f.read()
+    saved = serialization.msgpack_restore(self.selected)
     if set(saved) != set(current):  # written before batch statistics were kept: the parameters alone
       current, saved = {"params": current["params"]}, {"params": saved}
     selected = serialization.from_state_dict(jax.device_get(current), saved)

@@ -65,10 +65,17 @@ class Checkpointer:
     self.manager.reload()
     return aside
 
-  def close(self) -> None:
-    """Waits for a save in progress, then releases the manager."""
-    self.manager.wait_until_finished()
-    self.manager.close()
+  def close(self, quietly: bool = False) -> None:
+    """Waits for a save in progress, then releases the manager; `quietly` (while another error is being
+    raised) turns a failure of that save into a warning."""
+    try:
+      self.manager.wait_until_finished()
+      self.manager.close()
+    except Exception as error:  # pylint: disable=broad-except
+      if not quietly:
+        raise
+      print(f"warning: the last checkpoint in {self.manager.directory} may be incomplete ({type(error).__name__}: "
+            f"{error})", file=sys.stderr, flush=True)
 
 
 def load_variables(directory: str) -> dict:

@@ -77,11 +77,13 @@ def check_finite(first_step: int, metrics: dict) -> None:
 
 def data_on_device(placement: str, split: dict) -> bool:
   """Whether the training split is held on the devices ('device'), streamed from the host a chunk of batches at
-  a time ('host'), or, for 'auto', held on the devices when it takes at most DEVICE_DATA_BYTES."""
+  a time ('host'), or, for 'auto', held on the devices when its copies on this process's devices (one each: the
+  split is replicated) take at most DEVICE_DATA_BYTES."""
   if placement not in DATA_PLACEMENTS:
     raise UserError(f"data_placement must be one of {', '.join(DATA_PLACEMENTS)}, got {placement!r}")
   if placement == "auto":
-    return sum(np.asarray(value).nbytes for value in split.values()) <= DEVICE_DATA_BYTES
+    size = sum(np.asarray(value).nbytes for value in split.values())
+    return size * jax.local_device_count() <= DEVICE_DATA_BYTES
   return placement == "device"
 
 
@@ -115,7 +117,13 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   `config.optimizer` (for block-wise freezing or learning rates). `loss_fn` is the objective (steps.py; default
   cross-entropy). Logs to `run_dir/metrics.jsonl` and evaluates the dataset's other splits every
   `config.eval_every_steps`; `on_eval(step, state, {split: metrics})` is called after each evaluation, e.g. to
-  keep the best state for model selection.
+  keep the best state for model selection: it must copy what it keeps (`jax.device_get`), since the next chunk
+  of steps takes over (donates) the state's arrays.
+
+  The steps between two stops (a log, an evaluation, a checkpoint or the end: `next_stop`) run as one program,
+  with one host sync at its end. The training split is held on the devices, or streamed a chunk of batches at a
+  time (`config.data_placement`); batch k is `pipeline.batch_indices(k)` either way. With streaming, the next
+  chunk's batches are built and sent while the current chunk trains.
   """
   os.makedirs(run_dir, exist_ok=True)
   mesh = sharding.data_mesh()
@@ -135,15 +143,67 @@ def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Datase
   state = create_train_state(model, variables, tx, method_state, models.input_normalization(config.model))
   state = sharding.replicate(state, mesh)
   checkpoints = Checkpointer(os.path.join(run_dir, "checkpoints"))
-  state = checkpoints.restore_latest(state)
-  start = int(jax.device_get(state.step))
-  if start:
-    print(f"[{name}] resuming from the checkpoint at step {start} in {run_dir}", file=sys.stderr, flush=True)
-  log = MetricsLog(os.path.join(run_dir, "metrics.jsonl"))
-  log.truncate_after(start)
-  if start >= config.num_steps:
-    checkpoints.close()
-    return state
+  try:
+    state = checkpoints.restore_latest(state)
+    start = int(jax.device_get(state.step))
+    if start:
+      print(f"[{name}] resuming from the checkpoint at step {start} in {run_dir}", file=sys.stderr, flush=True)
+    log = MetricsLog(os.path.join(run_dir, "metrics.jsonl"))
+    log.truncate_after(start)
+    if start < config.num_steps:
+      state = train_steps(config, dataset, split, state, chunk_fn, checkpoints, log, start, mesh,
+                          config.seed if data_seed is None else data_seed, on_device, name, on_eval)
+  except BaseException:
+    checkpoints.close(quietly=True)  # the error in flight is the one to report
+    raise
+  checkpoints.close()  # waits for the last save
+  return state
+
+
+def train_steps(config, dataset, split, state, chunk_fn, checkpoints, log, start, mesh, seed, on_device, name,
+                on_eval) -> TrainState:
+  """The loop of `train_classifier` from step `start` to `config.num_steps`."""
+  rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+  num_examples = len(split["label"])
+  eval_splits = [s for s in dataset.splits if s != dataset.roles["train"]]
+  placed_eval = ({s: place_eval_split(dataset.splits[s], mesh, config.eval_batch_size) for s in eval_splits}
+                 if on_device else {})  # streaming: each evaluation places its split and lets it go
+  steps_sharding = sharding.batch_sharding(mesh, leading=1)
+  data = sharding.place(split, sharding.replicated(mesh)) if on_device else None
+
+  def chunk_input(first: int) -> tuple[int, object]:
+    """(last step, the placed input) of the chunk after step `first`: steps first+1 .. last."""
+    last = next_stop(first, config)
+    index = chunk_indices(num_examples, config.batch_size, seed, first, last - first)
+    steps = index if on_device else {**{k: v[index] for k, v in split.items()}, "index": index}
+    return last, sharding.place(steps, steps_sharding)
+
+  progress = Progress(config.num_steps, start, config.progress_every_seconds, name)
+  step = start
+  end, steps = chunk_input(step)
+  while step < config.num_steps:
+    state, metrics = chunk_fn(state, data, steps, rng)
+    if end < config.num_steps:
+      next_end, next_steps = chunk_input(end)  # built and sent while this chunk trains
+    metrics = jax.device_get(metrics)  # the one host sync of a chunk
+    check_finite(step + 1, metrics)    # before any checkpoint of this chunk: the last good one is kept
+    step = end
+    is_last = step == config.num_steps
+    if step % config.log_every_steps == 0 or is_last:
+      last = {k: float(v[-1]) for k, v in metrics.items()}
+      log.write(step, "train", last)
+      progress.update(step, {"loss": last["loss"], "acc": last["accuracy"]})
+    if step % config.eval_every_steps == 0 or is_last:
+      results = evaluate_splits(state, dataset, mesh, config.eval_batch_size, eval_splits, placed_eval)
+      for split_name, result in results.items():
+        log.write(step, split_name, {k: v for k, v in result.items() if k != "groups"})
+      if on_eval is not None:
+        on_eval(step, state, results)
+    if step % config.checkpoint_every_steps == 0 or is_last:
+      checkpoints.save(state)  # asynchronous: written while the next chunk trains
+    if not is_last:
+      end, steps = next_end, next_steps
+  return state
 
   rng = jax.random.fold_in(jax.random.key(config.seed), 1)
   seed = config.seed if data_seed is None else data_seed

@@ -9,6 +9,7 @@ import os
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxshort.errors import UserError
@@ -46,35 +47,44 @@ def enable_compilation_cache(directory: str = DEFAULT_COMPILATION_CACHE) -> None
 
 
 # Models whose training step runs faster with the host CPU split into one JAX device per core (measured on the
-# 2-core development CPU, benchmarks/README.md: the small CNN 1.35x, ResNet-18 1.7x); the others (the MLP 1.5x
-# slower, the SITAR VAE the same, DeiT's matmuls) keep one device, where a split costs more than it saves.
+# 2-core development CPU, benchmarks/README.md: the small CNN 1.35x, ResNet-18 1.7x); the others keep one device
+# (the MLP's step ran 1.5x slower split, the SITAR VAE's the same; DeiT's matmuls were not measured).
 CPU_SPLIT_MODEL_PREFIXES = ("small_cnn", "vgg", "resnet", "convnext")
 
 
-def cpu_device_count(num_cpu_devices: int, model_names=()) -> int:
-  """How many JAX devices the host CPU is split into: `num_cpu_devices` if set (> 0); else one per core if any
-  of the run's models is a convolutional net (CPU_SPLIT_MODEL_PREFIXES), else 1."""
+MAX_CPU_DEVICES = 8  # the most devices a CPU is split into by default (measured: 2)
+
+
+def cpu_device_count(num_cpu_devices: int, model_names=(), batch_sizes=()) -> int:
+  """How many JAX devices the host CPU is split into: `num_cpu_devices` if set (> 0); else, if any of the run's
+  models is a convolutional net (CPU_SPLIT_MODEL_PREFIXES), one per core this process may use, at most
+  MAX_CPU_DEVICES and dividing every one of `batch_sizes`; else 1."""
   if num_cpu_devices:
     return int(num_cpu_devices)
-  if any(name.startswith(CPU_SPLIT_MODEL_PREFIXES) for name in model_names):
-    return os.cpu_count() or 1
-  return 1
+  if not any(name.startswith(CPU_SPLIT_MODEL_PREFIXES) for name in model_names):
+    return 1
+  count = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+              MAX_CPU_DEVICES)
+  while count > 1 and any(int(b) % count for b in batch_sizes):
+    count -= 1
+  return count
 
 
 def setup_devices(num_cpu_devices: int = 0, distributed: str = "auto",
-                  compilation_cache: str = DEFAULT_COMPILATION_CACHE, model_names=()) -> None:
+                  compilation_cache: str = DEFAULT_COMPILATION_CACHE, model_names=(), batch_sizes=()) -> None:
   """The device setup of a run; call before JAX is first used. Splits the host CPU (`cpu_device_count` of
-  `num_cpu_devices` and the run's `model_names`), turns on the persistent compilation cache, then joins the other
-  processes of a multi-host run (see `wants_distributed`), after which `jax.devices()` lists the devices of every
-  host and `data_mesh` spans them all."""
-  configure_cpu_devices(cpu_device_count(num_cpu_devices, model_names))
+  `num_cpu_devices`, the run's `model_names` and `batch_sizes`), turns on the persistent compilation cache, then
+  joins the other processes of a multi-host run (see `wants_distributed`), after which `jax.devices()` lists the
+  devices of every host and `data_mesh` spans them all."""
+  configure_cpu_devices(cpu_device_count(num_cpu_devices, model_names, batch_sizes))
   enable_compilation_cache(compilation_cache)
   if wants_distributed(distributed):
     jax.distributed.initialize()
 
 
 def configure_cpu_devices(num_cpu_devices: int) -> None:
-  """Splits the host CPU into `num_cpu_devices` JAX devices (0: one per core). Call before JAX is first used;
+  """Splits the host CPU into `num_cpu_devices` JAX devices (0: one per core; see `cpu_device_count` for the
+  choice of a run). Call before JAX is first used;
   has no effect on GPU/TPU, whose devices are used as they are."""
   count = num_cpu_devices or os.cpu_count() or 1
   jax.config.update("jax_num_cpu_devices", int(count))
@@ -109,6 +119,14 @@ def replicate(tree, mesh: Mesh):
   would alias them), so a step that donates the copy leaves `tree` intact (theta_0 serves both runs of a
   localization pair)."""
   return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()), may_alias=False)
+
+
+def from_process_zero(flag: bool) -> bool:
+  """Process 0's `flag`, on every process of a multi-process run (each waits until all get here); `flag` itself
+  with one process."""
+  if jax.process_count() == 1:
+    return flag
+  return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -68,6 +68,11 @@ def ensure_writable(workdir: str) -> None:
     raise UserError(f"cannot write to workdir {workdir!r} ({error.strerror}); pass a writable --workdir") from None
 
 
+# Config fields added after SCHEMA_VERSION 2 was fixed, with the value that reproduces an earlier run: a run
+# written without them resumes.
+ADDED_FIELDS = {"data_placement": "auto"}
+
+
 def check_config(workdir: str, config: ml_collections.ConfigDict, overwrite: bool = False) -> None:
   """Writes config.json into `workdir`. A workdir whose run (checkpoints or results) was made with another config
   is refused, or with `overwrite` moved aside into `workdir/overwritten-<time>/` (nothing is deleted)."""
@@ -82,6 +87,8 @@ def check_config(workdir: str, config: ml_collections.ConfigDict, overwrite: boo
       raise UserError(f"workdir {workdir!r} holds a run written by an earlier version of jaxshort (workdir schema "
                       f"{old.get('schema_version', 1)}, now {SCHEMA_VERSION}), which does not resume; pass a new "
                       f"--workdir, or --overwrite to move that run aside and start afresh")
+    if isinstance(old, dict):  # fields added since that run was written, at their defaults, change nothing
+      old = {**{k: v for k, v in ADDED_FIELDS.items() if k in new}, **old}
     if old != new:
       changed = sorted(_differences(old, new)) if isinstance(old, dict) else ["(unreadable config.json)"]
       if not overwrite:
