@@ -231,12 +231,36 @@ def as_split(test_set, preprocess: Callable | None) -> dict:
   return {"image": images, "label": labels, "group": np.full(len(labels), -1, np.int32)}
 
 
-def model_accuracy(model: nn.Module, variables: dict, split: dict, chunk_size: int) -> float:
-  """Accuracy of `model` with `variables` on a split of model inputs, evaluated directly (not as a hybrid)."""
-  apply = jax.jit(lambda v, x: model.apply(v, x, train=False))
+def model_accuracy(apply, variables: dict, split: dict, chunk_size: int) -> float:
+  """Accuracy of the jitted `apply(variables, images)` on a split of model inputs (the model itself, not a
+  hybrid)."""
   correct = sum(int(np.sum(np.argmax(apply(variables, split["image"][i:i + chunk_size]), -1)
                            == split["label"][i:i + chunk_size])) for i in range(0, len(split["label"]), chunk_size))
   return correct / len(split["label"])
+
+
+def checked_blocks(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[str] | None,
+                   image: np.ndarray) -> list[str]:
+  """`blocks`, or the params keys in call order (hybrids.block_call_order), checked: every params key (and
+  batch_stats key) a block, named once, and the same keys in both variable trees."""
+  for collection in SPLICED_COLLECTIONS:
+    if set(clean.get(collection, {})) != set(skewed.get(collection, {})):
+      raise UserError(f"the clean and skewed variables hold different {collection} keys: "
+                      f"{sorted(clean.get(collection, {}))} against {sorted(skewed.get(collection, {}))}")
+  if blocks is None:
+    try:
+      return list(block_call_order(model, clean, image))
+    except ValueError as error:
+      raise UserError(str(error)) from None
+  blocks = list(blocks)
+  if len(set(blocks)) != len(blocks) or set(blocks) - set(clean["params"]):
+    raise UserError(f"blocks {blocks} must name each params key of the model once; its params keys: "
+                    f"{sorted(clean['params'])}")
+  try:
+    check_block_keys(clean, blocks)
+  except ValueError as error:
+    raise UserError(f"{error}: every top-level key of {', '.join(SPLICED_COLLECTIONS)} must be a block") from None
+  return blocks
 
 
 def localize_models(model: nn.Module, clean_variables: dict, skewed_variables: dict, clean_test,
@@ -254,36 +278,33 @@ def localize_models(model: nn.Module, clean_variables: dict, skewed_variables: d
   image array). blocks: the block names in call order; by default the params keys, ordered by tracing one call.
   method: 'per_mask' (every hybrid a full forward pass: right for any such model) or 'prefix_tree' (faster; only
   for a chain, where the code between block j and block j + 1 reads nothing but block j's output: no skip
-  connection across blocks; see hybrids.py). The checks below catch a model that breaks this.
+  connection across blocks; see hybrids.py).
 
   Returns {blocks, table (hybrid_table's), scores (shapley.shortcut_scores: per-block spurious encoding E and
   core forgetting C, their knock-in and knock-out, the totals), accuracy ({clean, skewed}: {set: accuracy},
   evaluated directly), checks (v(empty) is the clean model and v(all) the skewed model on every set, E and C sum to
-  their totals), figures (paths)}. With `out_dir`, writes profile.png and hybrid_table.png there.
+  their totals; a UserError if one fails), figures (paths)}. With `out_dir`, writes profile.png and
+  hybrid_table.png there. Variables beyond params and batch_stats come from the clean model in every hybrid.
   """
   sets = {name: as_split(s, preprocess) for name, s in zip(TEST_SETS, (clean_test, aligned_test, conflict_test))}
-  if blocks is None:
-    blocks = block_call_order(model, clean_variables, sets["clean"]["image"][:1])
-  blocks = list(blocks)
-  try:
-    for variables in (clean_variables, skewed_variables):
-      check_block_keys(variables, blocks)
-  except ValueError as error:
-    raise UserError(f"{error}: every top-level key of {', '.join(SPLICED_COLLECTIONS)} must be a block") from None
-  keep = lambda v: {c: v[c] for c in SPLICED_COLLECTIONS if c in v}  # pylint: disable=unnecessary-lambda-assignment
-  clean_variables, skewed_variables = keep(clean_variables), keep(skewed_variables)
+  blocks = checked_blocks(model, clean_variables, skewed_variables, blocks, sets["clean"]["image"][:1])
   masks, permutations = hybrid_masks(len(blocks))
   table = hybrid_table(model, clean_variables, skewed_variables, blocks, sets, num_classes, 1, ["all"], masks,
                        permutations, chunk_size, method, input_normalization="none")
   scores = shortcut_scores(table["masks"], *(table["sets"][name]["accuracy"] for name in TEST_SETS),
                            permutations)
-  accuracy = {run: {name: model_accuracy(model, variables, split, chunk_size) for name, split in sets.items()}
+  apply = jax.jit(lambda v, x: model.apply(v, x, train=False))
+  accuracy = {run: {name: model_accuracy(apply, variables, split, chunk_size) for name, split in sets.items()}
               for run, variables in (("clean", clean_variables), ("skewed", skewed_variables))}
-  first = {name: {"accuracy": value} for name, value in accuracy["clean"].items()}
-  last = {name: {"accuracy": value} for name, value in accuracy["skewed"].items()}
-  checks = table_checks(table, first, last) if permutations is None else {}
+  checks = table_checks(table, *({name: {"accuracy": value} for name, value in accuracy[run].items()}
+                                 for run in ("clean", "skewed")))
   for key, total in (("spurious_encoding", "total_spurious_encoding"), ("core_forgetting", "total_core_forgetting")):
     checks[f"{key}_sums_to_total"] = bool(abs(sum(scores[key]) - scores[total]) < 1e-9)
+  if not all(checks.values()):
+    raise UserError(f"the hybrid table does not end at the two models ({checks}): splicing the blocks "
+                    f"{blocks} does not rebuild them; check that every variable of the model is in a block"
+                    + (", and that the model is a chain (method='per_mask' otherwise)" if method == "prefix_tree"
+                       else ""))
   figures_written = []
   if out_dir:
     os.makedirs(out_dir, exist_ok=True)

@@ -7,7 +7,8 @@ Each function reads localize results.json dicts (experiments/localize.py):
 - `carrying_blocks`: is the shortcut distributed? The blocks that carry at least `share` of the total spurious
   encoding E and stand above the replicate spread (the per-block spread of the replicate pairs).
 - `centre_of_mass`: where an effect sits, in relative depth (b + 0.5) / K of the K blocks, weighting each block
-  by its positive part (a block that undoes some of the effect does not pull the centre).
+  by its positive part (a block that undoes some of the effect does not pull the centre); not given for a series
+  whose total is within the run's replicate spread.
 - `pooled_rank_correlation`: do the localization metrics predict which intervention helps? Spearman's rho
   between each intervention's predicted relief (interventions.predicted_relief: for freezing block b, the
   metric's value at b as a share of the run's total) and its measured gain, pooled over every intervention of
@@ -120,7 +121,9 @@ def run_summary(results: dict, share: float = 0.1) -> dict:
       "total_spurious_encoding": scores["total_spurious_encoding"],
       "total_core_forgetting": scores["total_core_forgetting"],
       "carrying_blocks": carrying_blocks(results, share),
-      "centre_of_mass": {key: centre_of_mass(scores[key]) for key in SERIES},
+      # a series whose total is within its replicate spread has no place to sit: None
+      "centre_of_mass": {key: centre_of_mass(scores[key]) if not replicate or replicate["total"][key]["above_spread"]
+                         else None for key in SERIES},
       "above_spread": ({key: replicate["total"][key]["above_spread"] for key in SERIES} if replicate else None),
       "checks": profile_checks(results),
   }

@@ -5,9 +5,10 @@ rank correlation of localization metrics with intervention gains (findings.py).
     python -m jaxshort.localization.study --workdir runs/loc-study
 
 Writes into WORKDIR/findings/: findings.json, findings.md (the tables, also printed), profiles.png (E and C of
-every run over relative depth, one panel per group), axes_by_group.png and axes_by_skew.png (the runs on the
-first two principal axes), interventions.png (predicted relief against measured gain). A run's group is the
-part of its sweep case's name before its cue kind (`resnet_patch_seed0` -> `resnet`), else its model's name.
+every run over relative depth, one panel per family), axes_by_family.png and axes_by_skew.png (the runs on the
+first two principal axes), interventions.png (predicted relief against measured gain). A run's family is the
+part of its sweep case's name before its cue kind (`resnet_patch_seed0` -> `resnet`), else its model's name;
+its group adds the cue kind and the variant (`resnet, patch, pretrained`): the runs of a group differ by seed.
 A command, so an entry point: it may import any layer.
 """
 
@@ -22,7 +23,7 @@ from jaxshort.errors import UserError
 from jaxshort.localization import findings as findings_lib
 from jaxshort.localization.pca import gather, principal_axes, run_label
 from jaxshort.report import localization_figures as figures
-from jaxshort.training.workdir import write_json
+from jaxshort.training.workdir import read_json, write_json
 
 FLAGS = flags.FLAGS
 
@@ -44,30 +45,45 @@ def case_name(path: str, workdir: str) -> str:
 
 
 def labels(path: str, results: dict, workdir: str, usual_branch_steps: int) -> dict:
-  """A run's case, group (the case's name before its cue kind, else the model) and skew label."""
+  """A run's case; its family (the case's name before its cue kind, '<family>_<cue>[_<variant>]_seed<k>', else
+  its model's name), variant and group (family, cue, variant: the runs that differ by seed alone); and its skew
+  label (cue kind, rho, and the branch steps where they are not the study's usual)."""
   label = run_label(results)
   case = case_name(path, workdir)
   cue = label["cue_kind"]
-  group = case.split(f"_{cue}")[0] if cue and f"_{cue}" in case else label["model"]
+  family, variant = label["model"], ""
+  if cue and f"_{cue}" in case:
+    family, rest = case.split(f"_{cue}", 1)
+    variant = "_".join(p for p in rest.split("_") if p and not (p.startswith("seed") and p[4:].isdigit()))
   skew = f"{cue or results['dataset']['name']}, rho {label['rho']}"
   if label["branch_steps"] != usual_branch_steps:
     skew += f", branch {label['branch_steps']}"
-  return {**label, "case": case, "group": group, "skew": skew}
+  group = ", ".join(p for p in (family, cue, variant) if p)
+  return {**label, "case": case, "family": family, "variant": variant, "group": group, "skew": skew}
+
+
+CORRELATED = (("spurious_encoding", "conflict_accuracy"), ("core_forgetting", "conflict_accuracy"),
+              ("spurious_encoding", "conflict_worst_group_accuracy"))
 
 
 def collect(workdir: str, share: float, grid: int, resamples: int) -> dict:
   """The findings of every localize run under `workdir` (see the module docstring); writes WORKDIR/findings/."""
   runs = gather([os.path.join(workdir, "*", "results.json")])
+  grid_file = os.path.join(workdir, "sweep_grid.json")
+  expected = [job["name"] for job in read_json(grid_file)] if os.path.exists(grid_file) else []
+  if expected:  # the sweep's own jobs only, and the ones not finished named
+    runs = [(p, r) for p, r in runs if os.path.basename(os.path.dirname(p)) in expected]
+  missing = sorted(set(expected) - {os.path.basename(os.path.dirname(p)) for p, _ in runs})
   if len(runs) < 2:
     raise UserError(f"{workdir!r} holds {len(runs)} finished localize runs; a study needs at least 2 (run the "
-                        f"sweep first: python -m jaxshort.sweep --config configs/localize/study_cpu.py --workdir "
-                        f"{workdir} --all)")
+                    f"sweep first: python -m jaxshort.sweep --config configs/localize/study_cpu.py --workdir "
+                    f"{workdir} --all)")
   branch = collections.Counter(r["config"]["localize"]["branch_steps"] for _, r in runs).most_common(1)[0][0]
   rows = []
   for path, results in runs:
     rows.append({**labels(path, results, workdir, branch), **findings_lib.run_summary(results, share),
                  "profile": {k: results["scores"][k] for k in findings_lib.SERIES},
-                 "seconds": results["timing"]["total_s"], "path": path})
+                 "seconds": results.get("timing", {}).get("total_s"), "path": path})
   groups = list(dict.fromkeys(r["group"] for r in rows))
   by_group = {g: findings_lib.group_summary([r for r in rows if r["group"] == g]) for g in groups}
 
@@ -77,34 +93,42 @@ def collect(workdir: str, share: float, grid: int, resamples: int) -> dict:
     axes = {"error": str(error)}
   by_path = {r["path"]: r for r in rows}
   for run in axes.get("runs", []):
-    run.update({k: by_path[run["path"]][k] for k in ("case", "group", "skew")})
+    run.update({k: by_path[run["path"]][k] for k in ("case", "family", "group", "skew")})
 
-  points = []
-  for (path, results), row in zip(runs, rows):
-    points += [{"group": row["group"], "case": row["case"], "relief": relief, "gain": gain}
-               for relief, gain in findings_lib.intervention_pairs(results)]
-  pooled = findings_lib.pooled_rank_correlation([(p["relief"], p["gain"]) for p in points], resamples)
-  per_group = {g: findings_lib.pooled_rank_correlation(
-      [(p["relief"], p["gain"]) for p in points if p["group"] == g], resamples) for g in groups}
+  correlations = {}
+  for metric, gain in CORRELATED:
+    by_run = [(row, findings_lib.intervention_pairs(results, metric, gain)) for (_, results), row in zip(runs, rows)]
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    correlations[f"{metric} vs {gain}"] = {
+        "pooled": findings_lib.pooled_rank_correlation([p for _, p in by_run], resamples),
+        "per_family": {f: findings_lib.pooled_rank_correlation([p for row, p in by_run if row["family"] == f],
+                                                               resamples) for f in families}}
+  points = [{"family": row["family"], "case": row["case"], "relief": relief, "gain": gain}
+            for (_, results), row in zip(runs, rows) for relief, gain in findings_lib.intervention_pairs(results)]
   best = best_interventions(runs, rows)
 
   out = os.path.join(workdir, "findings")
   os.makedirs(out, exist_ok=True)
-  result = {"workdir": workdir, "share": share, "runs": [{k: v for k, v in r.items() if k != "path"} for r in rows],
+  seconds = [r["seconds"] for r in rows if r["seconds"] is not None]
+  result = {"workdir": workdir, "share": share, "missing": missing,
+            "runs": [{k: v for k, v in r.items() if k != "path"} for r in rows],
             "groups": by_group, "axes": axes,
-            "interventions": {"pooled": pooled, "per_group": per_group, "points": points, "best": best},
+            "interventions": {"correlations": correlations, "points": points, "best": best},
             "all_checks_pass": all(all(r["checks"].values()) for r in rows),
-            "seconds": {"sum_of_runs": float(sum(r["seconds"] for r in rows))}}
+            "seconds": {"sum_of_runs": float(sum(seconds)), "runs_timed": len(seconds)}}
   write_json(os.path.join(out, "findings.json"), result)
   text = markdown(result)
   with open(os.path.join(out, "findings.md"), "w", encoding="utf-8") as f:
     f.write(text)
-  figures.plot_study_profiles([{**r["profile"], **r} for r in rows], os.path.join(out, "profiles.png"))
+  figures.plot_study_profiles([{**r["profile"], **r, "group": r["family"]} for r in rows],
+                              os.path.join(out, "profiles.png"))
   if "error" not in axes:
-    figures.plot_axes(axes, os.path.join(out, "axes_by_group.png"), colour_by="group", annotate=False)
+    figures.plot_axes(axes, os.path.join(out, "axes_by_family.png"), colour_by="family", annotate=False)
     figures.plot_axes(axes, os.path.join(out, "axes_by_skew.png"), colour_by="skew", annotate=False)
   if points:
-    figures.plot_intervention_gains(points, pooled, os.path.join(out, "interventions.png"))
+    figures.plot_intervention_gains([{**p, "group": p["family"]} for p in points],
+                                    correlations["spurious_encoding vs conflict_accuracy"]["pooled"],
+                                    os.path.join(out, "interventions.png"))
   return result
 
 
@@ -120,7 +144,7 @@ def best_interventions(runs: list, rows: list) -> list[dict]:
     blocks = results["profile"]["blocks"]
     frozen = [b for b, s in run["scales"].items() if s == 0]
     depth = float(np.mean([(blocks.index(b) + 0.5) / len(blocks) for b in frozen])) if frozen else None
-    best.append({"case": row["case"], "group": row["group"], "best": name, "relative_depth": depth,
+    best.append({"case": row["case"], "family": row["family"], "best": name, "relative_depth": depth,
                  "gain": run["gain"]["conflict_accuracy"], "helped": run["gain"]["conflict_accuracy"] > 0})
   return best
 
@@ -170,22 +194,29 @@ def markdown(result: dict) -> str:
     lines.append(f"{len(axes['runs'])} profiles ({len(axes['left_out'])} left out within the replicate spread); "
                  f"explained variance ratio of the first axes: {ratio}.")
   interventions = result["interventions"]
-  pooled = interventions["pooled"]
   lines += ["", "## Interventions (freeze one block)", "",
-            "Spearman rho of predicted relief (E in the frozen block / total E) against the gain in T_conflict "
-            "accuracy, with a percentile bootstrap interval:", "", "| runs | pairs | rho | 95% interval |",
-            "|---|---|---|---|"]
+            "Spearman rho of each freeze's predicted relief (the metric's value at the frozen block / the run's "
+            "total) against its gain over plain skewed training, pooled over the runs whose total stands above "
+            "the replicate spread; the interval is a percentile bootstrap over runs; 'within runs' is the mean of "
+            "the runs' own rho:", "",
+            "| metric vs gain | runs | runs, pairs | rho, pooled | 95% interval | rho within runs (runs) |",
+            "|---|---|---|---|---|---|"]
 
-  def correlation_row(name, c):
+  def correlation_row(name, scope, c):
     interval = c["interval"]
-    return (f"| {name} | {c['pairs']} | {number(c['rho'], 2)} | "
-            f"{'-' if interval is None else f'[{interval[0]:.2f}, {interval[1]:.2f}]'} |")
+    within = c["within_run"]
+    return (f"| {name} | {scope} | {c['runs']}, {c['pairs']} | {number(c['rho'], 2)} | "
+            f"{'-' if interval is None else f'[{interval[0]:.2f}, {interval[1]:.2f}]'} | "
+            f"{number(within['mean_rho'], 2)} ({within['runs']}) |")
 
-  lines.append(correlation_row("pooled", pooled))
-  lines += [correlation_row(g, c) for g, c in interventions["per_group"].items() if c["pairs"]]
+  for name, c in interventions["correlations"].items():
+    lines.append(correlation_row(name, "all", c["pooled"]))
+    lines += [correlation_row(name, f, fc) for f, fc in c["per_family"].items() if fc["pairs"]]
   lines += ["", "| case | best freeze | its relative depth | gain | helped |", "|---|---|---|---|---|"]
   lines += [f"| {b['case']} | {b['best']} | {number(b['relative_depth'], 2)} | {number(b['gain'])} | {b['helped']} |"
             for b in interventions["best"]]
+  if result.get("missing"):
+    lines += ["", f"Not finished: {', '.join(result['missing'])}."]
   return "\n".join(lines) + "\n"
 
 
