@@ -73,11 +73,12 @@ def pca(vectors: np.ndarray, num_components: int) -> dict:
 
 def run_label(results: dict) -> dict:
   """What distinguishes a run: dataset, model, skew strength and cue kind (synthetic cues), branch steps,
-  optimizer, seed."""
+  optimizer, seed (None for a field the run's config lacks)."""
   config = results["config"]
   return {"dataset": config["dataset"]["name"], "model": config["model"]["name"],
           "rho": config["dataset"].get("rho"), "cue_kind": config["dataset"].get("cue_kind"),
-          "branch_steps": config["localize"]["branch_steps"], "optimizer": config["optimizer"]["name"],
+          "branch_steps": config.get("localize", {}).get("branch_steps"),
+          "optimizer": config.get("optimizer", {}).get("name"),
           "seed": results["seed"]}
 
 
