@@ -14,6 +14,7 @@ import optax
 
 from jaxshort import data as data_lib
 from jaxshort import models
+from jaxshort.config import DATA_PLACEMENTS
 from jaxshort.data.pipeline import chunk_indices, chunked, steps_per_epoch
 from jaxshort.errors import NonFiniteError, UserError
 from jaxshort.training import sharding
@@ -26,7 +27,6 @@ from jaxshort.training.steps import (AUGMENTATIONS, COMPUTE_DTYPES, Objective, c
                                      jit_eval_split, make_train_chunk)
 from jaxshort.training.workdir import MetricsLog
 
-DATA_PLACEMENTS = ("auto", "device", "host")
 # 'auto' holds a training split of up to this many bytes on the devices (every offline dataset; CelebA at 224
 # pixels, ~24 GB, streams from the host).
 DEVICE_DATA_BYTES = 2 * 2**30
@@ -44,8 +44,10 @@ def evaluate(state: TrainState, split: dict, dataset: data_lib.Dataset, mesh, ba
 
 
 def place_eval_split(split: dict, mesh, batch_size: int) -> dict:
-  """A split as chunks of `batch_size` examples on the devices, each chunk split over them."""
-  return sharding.place(chunked(split, batch_size), sharding.batch_sharding(mesh, leading=1))
+  """A split as chunks of `batch_size` examples on the devices, each chunk split over them; a split smaller than
+  `batch_size` is one chunk of its own size (rounded up to the devices), not padded to it."""
+  whole = -(-len(split["label"]) // mesh.size) * mesh.size
+  return sharding.place(chunked(split, min(batch_size, whole)), sharding.batch_sharding(mesh, leading=1))
 
 
 def evaluate_splits(state, dataset, mesh, batch_size, splits, placed: dict | None = None) -> dict[str, dict]:
@@ -96,12 +98,14 @@ def next_stop(step: int, config: ml_collections.ConfigDict) -> int:
 
 def training_chunk(config: ml_collections.ConfigDict, mesh, loss_fn: Objective = cross_entropy_objective):
   """The jitted chunk of steps of `loss_fn` with the config's `compute_dtype` and `augment`
-  (steps.make_train_chunk), each batch split over the mesh."""
+  (steps.make_train_chunk), each batch split over the mesh; scanned, or one step per dispatch where the model
+  runs faster so (sharding.scan_steps)."""
   if config.compute_dtype not in COMPUTE_DTYPES:
     raise UserError(f"compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {config.compute_dtype!r}")
   if config.augment not in AUGMENTATIONS:
     raise UserError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {config.augment!r}")
-  return make_train_chunk(loss_fn, config.compute_dtype, config.augment, sharding.batch_sharding(mesh))
+  return make_train_chunk(loss_fn, config.compute_dtype, config.augment, sharding.batch_sharding(mesh),
+                          sharding.scan_steps(config.model.name))
 
 
 def train_classifier(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, model, run_dir: str,

@@ -12,12 +12,12 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxshort.config import DISTRIBUTED_MODES
 from jaxshort.errors import UserError
 
 DATA_AXIS = "data"
 
 
-DISTRIBUTED_MODES = ("auto", "on", "off")
 
 
 def wants_distributed(mode: str, environ=None) -> bool:
@@ -50,6 +50,19 @@ def enable_compilation_cache(directory: str = DEFAULT_COMPILATION_CACHE) -> None
 # 2-core development CPU, benchmarks/README.md: the small CNN 1.35x, ResNet-18 1.7x); the others keep one device
 # (the MLP's step ran 1.5x slower split, the SITAR VAE's the same; DeiT's matmuls were not measured).
 CPU_SPLIT_MODEL_PREFIXES = ("small_cnn", "vgg", "resnet", "convnext")
+
+
+# Models whose steps run one per dispatch on a CPU, not scanned: XLA:CPU runs convolutions inside a loop body
+# several times slower than alone (jax-ml/jax#12868). Measured on the 2-core CPU, ms per step scanned / one per
+# dispatch: ResNet (CIFAR stem, 16-128) 204 / 28, small CNN 16.6 / 3.4, SITAR VAE 30.9 / 9.7, ConvNeXt 58 / 37;
+# the MLP 2.6 / 3.5 and DeiT (patches as a reshape) 12.8 / 15.5 gain from the scan.
+CPU_PER_STEP_MODEL_PREFIXES = ("small_cnn", "vgg", "resnet", "convnext", "sitar_vae", "chroma_vae")
+
+
+def scan_steps(model_name: str) -> bool:
+  """Whether a chunk of training steps of model `model_name` runs scanned in one program (steps.make_train_chunk)
+  rather than one step per dispatch: yes, but for convolutional models on a CPU."""
+  return jax.default_backend() != "cpu" or not model_name.startswith(CPU_PER_STEP_MODEL_PREFIXES)
 
 
 MAX_CPU_DEVICES = 8  # the most devices a CPU is split into by default (measured: 2)

@@ -26,13 +26,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxshort.config import AUGMENTATIONS, COMPUTE_DTYPES
 from jaxshort.data.augment import crop_and_flip
 from jaxshort.data.pipeline import normalize_images
 from jaxshort.training.metrics import count_correct
 from jaxshort.training.state import TrainState
-
-COMPUTE_DTYPES = ("float32", "bfloat16")
-AUGMENTATIONS = ("none", "crop_flip")
 
 Objective = Callable[..., tuple[jnp.ndarray, tuple[Any, Any, dict]]]
 
@@ -143,22 +141,44 @@ def train_chunk(state: TrainState, data: dict | None, steps: Any, rng: jax.Array
   themselves ({field: [n, B, ...]}). `batch_sharding` (a NamedSharding over the batch axis) keeps each gathered
   batch split over the devices. Returns the state after the n steps and each metric stacked, [n]."""
 
-  def body(state, step_input):
-    batch = step_input if data is None else gather_batch(data, step_input)
-    if batch_sharding is not None:
-      batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
-    return train_step(state, batch, rng, loss_fn, compute_dtype, augment)
+  body = functools.partial(chunk_step, data=data, rng=rng, batch_sharding=batch_sharding, loss_fn=loss_fn,
+                           compute_dtype=compute_dtype, augment=augment)
+  return jax.lax.scan(lambda state, step_input: body(state, step_input=step_input), state, steps)
 
-  return jax.lax.scan(body, state, steps)
+
+def chunk_step(state: TrainState, data: dict | None, step_input: Any, rng: jax.Array, batch_sharding=None,
+               loss_fn: Objective = cross_entropy_objective, compute_dtype: str = "float32",
+               augment: str = "none") -> tuple[TrainState, dict]:
+  """One step of `train_chunk`: its batch gathered from `data` by `step_input` (or `step_input` itself)."""
+  batch = step_input if data is None else gather_batch(data, step_input)
+  if batch_sharding is not None:
+    batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+  return train_step(state, batch, rng, loss_fn, compute_dtype, augment)
 
 
 @functools.lru_cache(maxsize=16)
 def make_train_chunk(loss_fn: Objective = cross_entropy_objective, compute_dtype: str = "float32",
-                     augment: str = "none", batch_sharding=None):
-  """`train_chunk` jitted with the state donated: (state, data, steps, rng) -> (state, stacked metrics).
-  Cached like `make_train_step`; each number of steps per chunk is compiled once."""
-  return jax.jit(functools.partial(train_chunk, batch_sharding=batch_sharding, loss_fn=loss_fn,
-                                   compute_dtype=compute_dtype, augment=augment), donate_argnums=(0,))
+                     augment: str = "none", batch_sharding=None, scan: bool = True):
+  """(state, data, steps, rng) -> (state, stacked metrics) over a chunk of steps, the state donated. With `scan`,
+  `train_chunk` jitted: the chunk in one program, each number of steps per chunk compiled once. Without, one
+  jitted step per dispatch in a Python loop, dispatched asynchronously (no host sync inside the chunk), the
+  metrics stacked at its end: the same steps, bitwise those of `make_train_step`. XLA:CPU runs convolutions
+  inside a loop body several times slower than alone (jax-ml/jax#12868; sharding.scan_steps has the rule).
+  Cached like `make_train_step`."""
+  if scan:
+    return jax.jit(functools.partial(train_chunk, batch_sharding=batch_sharding, loss_fn=loss_fn,
+                                     compute_dtype=compute_dtype, augment=augment), donate_argnums=(0,))
+  one = jax.jit(functools.partial(chunk_step, batch_sharding=batch_sharding, loss_fn=loss_fn,
+                                  compute_dtype=compute_dtype, augment=augment), donate_argnums=(0,))
+
+  def chunk_by_step(state, data, steps, rng):
+    metrics = []
+    for k in range(len(jax.tree.leaves(steps)[0])):
+      state, step_metrics = one(state, data, jax.tree.map(lambda x: x[k], steps), rng)
+      metrics.append(step_metrics)
+    return state, jax.tree.map(lambda *values: jnp.stack(values), *metrics)
+
+  return chunk_by_step
 
 
 def eval_step(state: TrainState, batch: dict, num_classes: int, num_groups: int) -> dict:
