@@ -43,7 +43,8 @@ def main(argv: list[str], overrides: list[str]) -> None:
                          batch_sizes=config_lib.batch_sizes(config))
   workdir = flags.FLAGS.workdir or default_workdir(flags.FLAGS.config)
   print(f"jaxshort: {config.experiment} -> {workdir}", file=sys.stderr)
-  results = experiments.run_in_workdir(config, workdir, overwrite=flags.FLAGS.overwrite)
+  results = experiments.run_in_workdir(config, workdir, overwrite=flags.FLAGS.overwrite,
+                                       source=config_lib.split_spec(flags.FLAGS.config)[0])
   summary = results.get("summary", {})
   print("\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in summary.items()))
   print(f"results: {os.path.join(workdir, 'results.json')}")

@@ -22,7 +22,10 @@ import ml_collections
 
 from jaxshort import data as data_lib
 from jaxshort import models
+from jaxshort.constraints import (NON_NEGATIVE, POSITIVE, anything, boolean, choice, integer, number, relation,
+                                  sequence, text)
 from jaxshort.errors import UserError
+from jaxshort.sitar import loss as sitar_loss
 
 OVERRIDE_PREFIX = "--config."
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,29 +38,70 @@ REQUIRED_FIELDS = ("experiment", "seed", "dataset", "model", "optimizer", "batch
 METHOD_SECTIONS = ("method", "selection", "sitar", "jtt", "lff", "chroma", "group_dro", "dfr")
 REQUIRED_BY_EXPERIMENT = {"train": (), "localize": ("localize",), "sitar": METHOD_SECTIONS,
                           "compare": METHOD_SECTIONS + ("compare",), "suite": ()}
-# The fields a run config may hold: what the library reads. Defaults stay in the config files' get_config() (and
-# the datasets' and models' own declarations, merged by `complete`); these tables only name them, so that a field
-# nothing reads is refused instead of silently ignored. A config may hold the sections of every method (compare
-# varies the method), of localization and of compare, whatever its experiment, and a sweep.
+
+# The choices of run fields that the layers above read (training, methods): declared here, imported there.
+COMPUTE_DTYPES = ("float32", "bfloat16")
+AUGMENTATIONS = ("none", "crop_flip")
+DATA_PLACEMENTS = ("auto", "device", "host")
+DISTRIBUTED_MODES = ("auto", "on", "off")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+METHOD_NAMES = ("erm", "jtt", "lff", "chroma", "sitar", "group_dro", "dfr")  # = jaxshort.methods.METHODS
+SELECTION_RULES = ("best_validation", "best_worst_group", "last")
+SEED_MAX = 2 ** 31 - 1  # a seed is an int32 in jax.random.key and numpy's generators
+
+# Each field a run config may hold, with what it may hold (jaxshort.constraints): what the library reads. The
+# defaults stay in the config files' get_config() (and the datasets' and models' own declarations, merged by
+# `complete`, with their rules beside them); these tables name every field and its constraint, so that a field
+# nothing reads is refused instead of silently ignored and a value outside its range before anything runs. A
+# config may hold the sections of every method (compare varies the method), of localization and of compare,
+# whatever its experiment, and a sweep.
+RUN_RULES = {
+    "experiment": choice(*REQUIRED_BY_EXPERIMENT), "seed": integer(0, SEED_MAX),
+    "batch_size": integer(1), "compute_dtype": choice(*COMPUTE_DTYPES), "augment": choice(*AUGMENTATIONS),
+    "eval_batch_size": integer(1), "num_steps": integer(1), "log_every_steps": integer(1),
+    "eval_every_steps": integer(1), "checkpoint_every_steps": integer(1), "progress_every_seconds": POSITIVE,
+    "data_placement": choice(*DATA_PLACEMENTS), "num_cpu_devices": integer(0),
+    "distributed": choice(*DISTRIBUTED_MODES),
+    "method": choice(*METHOD_NAMES), "selection": choice(*SELECTION_RULES),
+    "sweep": anything("a sweep's grid (jaxshort/sweep.py), checked as its jobs are made"),
+}
+SECTION_RULES = {
+    "optimizer": {"name": choice(*OPTIMIZERS), "learning_rate": POSITIVE, "schedule": choice(*SCHEDULES),
+                  "warmup_steps": integer(0), "weight_decay": NON_NEGATIVE, "grad_clip_norm": NON_NEGATIVE,
+                  "momentum": number(0, 1, high_open=True), "nesterov": boolean()},
+    "sitar": {"alpha": NON_NEGATIVE, "beta": NON_NEGATIVE, "lambda_cons": NON_NEGATIVE,
+              "method": choice(*sitar_loss.METHODS), "isotropic": boolean(), "reconstruction_weight": NON_NEGATIVE,
+              "stop_gradient": boolean(), "noise_scale": choice(*sitar_loss.NOISE_SCALES),
+              "noise_on": choice(*sitar_loss.NOISE_TARGETS), "consistency": choice(*sitar_loss.CONSISTENCY_SPACES),
+              "warmup_steps": integer(0), "noise_path": choice(*sitar_loss.NOISE_PATHS),
+              "noise": choice(*sitar_loss.NOISE_DISTRIBUTIONS)},
+    "jtt": {"first_steps": integer(1), "upweights": sequence(POSITIVE, min_length=1), "early_stopping": boolean()},
+    "lff": {"q": number(0, 1, low_open=True), "ema": number(0, 1, high_open=True)},
+    "chroma": {"shortcut_dims": integer(1)},
+    "group_dro": {"step_size": POSITIVE, "early_stopping": boolean()},
+    "dfr": {"strengths": sequence(POSITIVE, min_length=1), "refits": integer(1)},
+    "localize": {"branch_steps": integer(0), "noise_seed_offset": integer(1), "replicates": integer(0),
+                 "num_permutations": integer(1), "chunk_size": integer(1), "probes": boolean(),
+                 "probe_ridge": POSITIVE, "probe_grid": integer(1),
+                 "interventions": sequence(text())},  # each spec parsed against the model's blocks (preflight)
+    "compare": {"seeds": sequence(integer(0, SEED_MAX), min_length=1),
+                "variants": sequence(text(), min_length=1),  # 'name:method[:field=value,...]', parse_variant
+                "paper_column": boolean()},
+}
+# Ties between the fields of a run (dotted names), checked once each field fits its own rule.
+RUN_RELATIONS = (
+    relation(("optimizer.warmup_steps", "num_steps"), lambda warmup, steps: warmup <= steps,
+             "optimizer.warmup_steps must be at most num_steps"),
+)
 RUN_FIELDS = REQUIRED_FIELDS + METHOD_SECTIONS + ("localize", "compare", "sweep")
 SUITE_REQUIRED = ("experiment", "seed", "num_cpu_devices", "distributed", "parts")
 SUITE_FIELDS = SUITE_REQUIRED + ("sweep",)  # plus one per part
+SUITE_RULES = {**{k: RUN_RULES[k] for k in ("experiment", "seed", "num_cpu_devices", "distributed", "sweep")},
+               "parts": sequence(text(), min_length=1)}
 # Fields a suite gives to each of its parts (experiments/suite.py): set them on the suite, not on a part.
 SUITE_SETS_IN_PARTS = ("seed", "num_cpu_devices", "distributed")
-SECTION_FIELDS = {
-    "optimizer": ("name", "learning_rate", "schedule", "warmup_steps", "weight_decay", "grad_clip_norm",
-                  "momentum", "nesterov"),
-    "sitar": ("alpha", "beta", "lambda_cons", "method", "isotropic", "reconstruction_weight", "stop_gradient",
-              "noise_scale", "noise_on", "consistency", "warmup_steps", "noise_path", "noise"),
-    "jtt": ("first_steps", "upweights", "early_stopping"),
-    "lff": ("q", "ema"),
-    "chroma": ("shortcut_dims",),
-    "group_dro": ("step_size", "early_stopping"),
-    "dfr": ("strengths", "refits"),
-    "localize": ("branch_steps", "noise_seed_offset", "replicates", "num_permutations", "chunk_size", "probes",
-                 "probe_ridge", "probe_grid", "interventions"),
-    "compare": ("seeds", "variants", "paper_column"),
-}
+SECTION_FIELDS = {name: tuple(rules) for name, rules in SECTION_RULES.items()}
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -153,6 +197,95 @@ def check_declared(config: ml_collections.ConfigDict, source: str, prefix: str =
       _refuse_undeclared(config[name], fields, f"{prefix}{name}.", source)
       if name in REQUIRED_FIELDS + REQUIRED_BY_EXPERIMENT[config.experiment]:
         _require(config[name], fields, f"{prefix}{name}.", source)
+
+
+def field_rules(config: ml_collections.ConfigDict, prefix: str = "") -> dict[str, Any]:
+  """{dotted field: its constraints.Rule, or None where none is declared} of every field of a run config or a
+  suite (a dataset's and a model's from their own declarations); a `sweep` is one field."""
+  rules = {}
+  is_suite = config.get("experiment") == "suite"
+  for key, value in config.items():
+    if is_suite and key in config.get("parts", ()):
+      rules.update(field_rules(value, f"{prefix}{key}."))
+      continue
+    if not isinstance(value, ml_collections.ConfigDict) or key == "sweep":
+      rules[prefix + key] = (SUITE_RULES if is_suite else RUN_RULES).get(key)
+      continue
+    if key == "dataset":
+      section = data_lib.field_rules(value)
+    elif key == "model":
+      section = models.field_rules(value.name)
+    else:
+      section = SECTION_RULES.get(key, {})
+    rules.update({f"{prefix}{key}.{field}": section.get(field) for field in value.keys()})
+  return rules
+
+
+def field_value(config: ml_collections.ConfigDict, dotted: str) -> Any:
+  for key in dotted.split("."):
+    config = config[key]
+  return config
+
+
+def _relations(config: ml_collections.ConfigDict, prefix: str = ""):
+  """(dotted prefix, relation) of every tie between fields of `config` and its suite parts."""
+  for run, run_prefix in _runs_with_prefixes(config, prefix):
+    yield from ((run_prefix, r) for r in RUN_RELATIONS)
+    if "model" in run:
+      yield from ((f"{run_prefix}model.", r) for r in models.field_relations(run.model.name))
+
+
+def _runs_with_prefixes(config: ml_collections.ConfigDict, prefix: str = ""):
+  if config.get("experiment") == "suite":
+    for name in config.parts:
+      yield from _runs_with_prefixes(config[name], f"{prefix}{name}.")
+  else:
+    yield config, prefix
+
+
+def validate(config: ml_collections.ConfigDict, source: str) -> None:
+  """Refuses, with one UserError naming the field, its value, what is allowed and `source`, the first field of
+  `config` outside its declared constraint (`field_rules`), the first broken tie between fields (RUN_RELATIONS,
+  a model's FIELD_RELATIONS) and SITAR settings that do not combine. Run once the config is complete and its
+  overrides applied, before anything is built or written."""
+  for dotted, rule in field_rules(config).items():
+    if rule is None:  # a field declared without its constraint: the library's mistake, not the user's
+      raise UserError(f"config field {dotted} in {source} has no declared constraint (jaxshort/config.py, or its "
+                      f"dataset's or model's FIELD_RULES)")
+    value = field_value(config, dotted)
+    problem = rule.problem(value)
+    if problem:
+      raise UserError(f"config field {dotted}={value!r} in {source}: must be {problem}")
+  for prefix, tie in _relations(config):
+    values = [field_value(config, prefix + field) for field in tie.fields]
+    if not tie.holds(*values):
+      shown = ", ".join(f"{prefix}{f}={v!r}" for f, v in zip(tie.fields, values))
+      raise UserError(f"config {source}: {shown}: {tie.what}")
+  for run, prefix in _runs_with_prefixes(config):
+    if "sitar" in run:
+      try:
+        sitar_loss.SitarHParams(**run.sitar.to_dict())
+      except UserError as error:
+        raise UserError(f"config {source}: {prefix}{error}") from None
+
+
+def check_against_data(config: ml_collections.ConfigDict, split_sizes: dict[str, int], train_splits: Sequence[str],
+                       num_devices: int, source: str = "the config") -> None:
+  """The checks of a run config that need its built dataset and the devices: the batch size at most the size of
+  every training split (`train_splits`, names in `split_sizes`); across several devices, both batch sizes a
+  multiple of their number; every split non-empty. One UserError naming the field, the value and the bound."""
+  empty = sorted(name for name, size in split_sizes.items() if size == 0)
+  if empty:
+    raise UserError(f"config {source}: the dataset's split{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
+                    f"{'are' if len(empty) > 1 else 'is'} empty; check config.dataset (its fractions and sizes)")
+  for name in train_splits:
+    if config.batch_size > split_sizes[name]:
+      raise UserError(f"config field batch_size={config.batch_size} in {source}: must be at most the "
+                      f"{split_sizes[name]} examples of the training split {name!r}")
+  for field in ("batch_size", "eval_batch_size"):
+    if num_devices > 1 and config[field] % num_devices:
+      raise UserError(f"config field {field}={config[field]} in {source}: must be a multiple of the "
+                      f"{num_devices} devices a batch is split over (or set num_cpu_devices on a CPU)")
 
 
 def model_names(config: ml_collections.ConfigDict) -> list[str]:
@@ -308,6 +441,7 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
   apply_overrides(config, overrides, path)
   config = complete(config, path)
   check_declared(config, path)  # an override may name another experiment, which reads other fields
+  validate(config, path)
   config.lock()
   return config
 
@@ -319,7 +453,9 @@ def with_overrides(config: ml_collections.ConfigDict, values: dict[str, Any],
   result = ml_collections.ConfigDict(config.to_dict())
   for dotted, value in _names_first(values.items()):
     set_field(result, dotted, value if isinstance(value, str) else repr(value), source)
-  return complete(result, source)
+  result = complete(result, source)
+  validate(result, source)
+  return result
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:

@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 import ml_collections
-from absl import flags
+from absl import flags, logging
 
 from jaxshort import cli
 from jaxshort import config as config_lib
@@ -131,9 +131,10 @@ def results_path(workdir: str, name: str) -> str:
   return os.path.join(workdir, name, "results.json")
 
 
-def run_jobs(config: ml_collections.ConfigDict, workdir: str, indices: list[int]) -> list[str]:
+def run_jobs(config: ml_collections.ConfigDict, workdir: str, indices: list[int],
+             source: str = "the sweep's config") -> list[str]:
   """Runs grid points `indices` of `config` into workdir/<job name>/, skipping finished ones; writes the grid to
-  workdir/sweep_grid.json. Returns the names of the jobs run now."""
+  workdir/sweep_grid.json. Returns the names of the jobs run now. `source` names the config file in messages."""
   jobs = grid_jobs(config)
   os.makedirs(workdir, exist_ok=True)
   write_json(os.path.join(workdir, "sweep_grid.json"), [{"name": n, "values": v} for n, v, _ in jobs])
@@ -144,7 +145,7 @@ def run_jobs(config: ml_collections.ConfigDict, workdir: str, indices: list[int]
       print(f"[sweep] job {index} {name}: finished before, skipped", file=sys.stderr, flush=True)
       continue
     print(f"[sweep] job {index}/{len(jobs)} {name}", file=sys.stderr, flush=True)
-    experiments.run_in_workdir(job, os.path.join(workdir, name))
+    experiments.run_in_workdir(job, os.path.join(workdir, name), source=source)
     ran.append(name)
   return ran
 
@@ -202,6 +203,8 @@ def main(argv: list[str], overrides: list[str]) -> None:
     cli.fail(f"unexpected arguments {argv[1:]}; the command is 'run' (default) or 'collect'")
   if not FLAGS.workdir:
     cli.fail("--workdir is required")
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every step of a save at INFO
   job_index, num_jobs = FLAGS["job-index"].value, FLAGS["num-jobs"].value
   if command == "collect":
     table = collect(FLAGS.workdir)
@@ -222,7 +225,7 @@ def main(argv: list[str], overrides: list[str]) -> None:
   sharding.setup_devices(config.num_cpu_devices, config.distributed,
                          model_names=[n for job in chosen for n in config_lib.model_names(job)],
                          batch_sizes=[b for job in chosen for b in config_lib.batch_sizes(job)])
-  run_jobs(config, FLAGS.workdir, indices)
+  run_jobs(config, FLAGS.workdir, indices, config_lib.split_spec(FLAGS.config)[0])
 
 
 if __name__ == "__main__":

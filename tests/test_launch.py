@@ -43,7 +43,7 @@ def test_bad_values_are_one_clear_line(tmp_path):
   for args, expected in [(["--config.seed=abc"], "--config.seed"),
                          (["--config.model.name=nope"], "unknown model 'nope'"),
                          (["--config=configs/missing.py"], "config file 'configs/missing.py' not found"),
-                         (["--config.optimizer.learning_rate=-1.0"], "learning_rate must be positive")]:
+                         (["--config.optimizer.learning_rate=-1.0"], "optimizer.learning_rate=-1.0 in configs/erm_cmnist.py")]:
     run = launch(*args, f"--workdir={tmp_path / 'w'}")
     assert run.returncode == 2, args
     assert "Traceback" not in run.stderr

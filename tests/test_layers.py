@@ -8,10 +8,11 @@ from tests.conftest import REPO
 
 # Lowest first. A command run with `python -m` is an entry point, the top layer, wherever its file sits.
 LAYERS = (
-    ("jaxshort", "jaxshort.errors"),
+    ("jaxshort", "jaxshort.errors", "jaxshort.constraints"),
     ("jaxshort.registry",),
     ("jaxshort.data", "jaxshort.models"),
-    ("jaxshort.sitar", "jaxshort.config"),
+    ("jaxshort.sitar",),
+    ("jaxshort.config",),
     ("jaxshort.training",),
     ("jaxshort.methods", "jaxshort.localization"),
     ("jaxshort.report",),

@@ -6,10 +6,13 @@ config holds those fields, plus `regime` (below), plus, once it sets `pair`, the
 refuses a field that the dataset does not declare.
 """
 
+import contextlib
 import difflib
+import json
 
 import ml_collections
 
+from jaxshort.constraints import choice
 from jaxshort.data import arrays, camelyon17, celeba, cifar10, colored_mnist, mnist_patch, waterbirds
 from jaxshort.data import localization_view as view
 from jaxshort.data.regimes import majority_only_dataset
@@ -27,13 +30,21 @@ DATASETS.register("camelyon17")(camelyon17.camelyon17)
 DATASETS.register("mnist_patch")(mnist_patch.mnist_patch)
 
 # By dataset name, which is also the name of its module.
-DEFAULT_CONFIGS = {"colored_mnist": colored_mnist.default_config, "arrays": arrays.default_config,
-                   "cifar10": cifar10.default_config, "waterbirds": waterbirds.default_config,
-                   "celeba": celeba.default_config, "camelyon17": camelyon17.default_config,
-                   "mnist_patch": mnist_patch.default_config}
+MODULES = {"colored_mnist": colored_mnist, "arrays": arrays, "cifar10": cifar10, "waterbirds": waterbirds,
+           "celeba": celeba, "camelyon17": camelyon17, "mnist_patch": mnist_patch}
+DEFAULT_CONFIGS = {name: module.default_config for name, module in MODULES.items()}
 # regime: '' keeps the splits as they are; 'majority_only' keeps only the majority groups (label and cue aligned)
 # in training and validation and every group in the test splits, as the SITAR paper trains on real data.
 REGIMES = ("", "majority_only")
+
+
+def field_rules(config: ml_collections.ConfigDict) -> dict:
+  """{field: constraints.Rule} of every field `declared_fields(config)` holds: the dataset module's FIELD_RULES,
+  `regime`'s, and the localization view's where the section sets `pair`."""
+  rules = {**MODULES[config.name].FIELD_RULES, "regime": choice(*REGIMES)}
+  if "pair" in config and config.name != "mnist_patch":
+    rules.update(view.FIELD_RULES)
+  return rules
 
 
 def declared_fields(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -62,6 +73,21 @@ def dataset_config(config: ml_collections.ConfigDict, source: str = "the config"
   return merged
 
 
+_SHARED_BUILDS: list[dict] = []  # while `shared_builds()` is open: {(config, seed): Dataset}
+
+
+@contextlib.contextmanager
+def shared_builds():
+  """Inside it, `build_dataset` builds each (config, seed) once and hands the same Dataset to every later call:
+  a run's checks before it starts (experiments.preflight) and the run itself share one build. Datasets are never
+  changed in place."""
+  _SHARED_BUILDS.append({})
+  try:
+    yield
+  finally:
+    _SHARED_BUILDS.pop()
+
+
 def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:
   """The dataset named by `config.name`, built from the rest of `config`, validated against the schema.
 
@@ -70,6 +96,9 @@ def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:
   roles clean_train, skewed_train, clean_test, aligned_test and conflict_test (see localization_view.py).
   """
   config = dataset_config(config)
+  key = (json.dumps(config.to_dict(), sort_keys=True, default=str), seed)
+  if _SHARED_BUILDS and key in _SHARED_BUILDS[-1]:
+    return _SHARED_BUILDS[-1][key]
   if config.regime not in REGIMES:
     raise UserError(f"dataset.regime must be '' or 'majority_only', got {config.regime!r}")
   dataset = DATASETS.get(config.name)(config, seed)
@@ -79,8 +108,11 @@ def build_dataset(config: ml_collections.ConfigDict, seed: int) -> Dataset:
     dataset = majority_only_dataset(validate(dataset))
   if "pair" in config and config.pair:
     dataset = view.localization_view(dataset, config, seed)
-  return validate(dataset)
+  dataset = validate(dataset)
+  if _SHARED_BUILDS:
+    _SHARED_BUILDS[-1][key] = dataset
+  return dataset
 
 
 __all__ = ["DATASETS", "FIELDS", "Dataset", "Split", "build_dataset", "dataset_config", "declared_fields",
-           "group_of", "validate"]
+           "field_rules", "group_of", "shared_builds", "validate"]

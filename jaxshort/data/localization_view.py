@@ -19,6 +19,7 @@ import dataclasses
 
 import ml_collections
 
+from jaxshort.constraints import PROBABILITY, choice, integer
 from jaxshort.data import regimes, skews
 from jaxshort.data.schema import Dataset
 from jaxshort.errors import UserError
@@ -36,6 +37,12 @@ def default_config() -> ml_collections.ConfigDict:
   config.majority_fraction = 0.95  # natural: share of each class in D_s that carries its majority cue
   config.pair_size = 0             # natural: examples in D_c and D_s; 0 for the largest pair the groups allow
   return config
+
+
+FIELD_RULES = {
+    "pair": choice("", *PAIRS), "rho": PROBABILITY, **skews.CUE_RULES, "majority_fraction": PROBABILITY,
+    "pair_size": integer(0),
+}
 
 
 def synthetic_view(base: Dataset, rho: float, seed: int, cue_kwargs: dict) -> Dataset:

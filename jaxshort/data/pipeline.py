@@ -73,8 +73,10 @@ def chunked(split: Split, chunk_size: int) -> dict[str, np.ndarray]:
 
 
 def eval_batches(split: Split, batch_size: int) -> Iterator[Split]:
-  """The split in order, in batches of exactly `batch_size`; the last is padded and `mask` marks real rows."""
+  """The split in order, in batches of exactly `batch_size` (or of the split's size, where it is smaller); the last
+  is padded and `mask` marks real rows."""
   num_examples = len(split["label"])
+  batch_size = min(batch_size, num_examples)
   for start in range(0, num_examples, batch_size):
     index = np.arange(start, start + batch_size)
     mask = index < num_examples

@@ -12,6 +12,7 @@ In the skewed splits `num_cues == num_classes` and group = label * num_classes +
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import choice, integer, number
 from jaxshort.data.schema import Dataset, Split, group_of
 from jaxshort.errors import UserError
 
@@ -133,6 +134,10 @@ def cue_defaults(size: int = 4) -> ml_collections.ConfigDict:
   config.cue_position = "top_left"
   config.tint_strength = 0.5       # only for cue_kind 'tint'
   return config
+
+
+CUE_RULES = {"cue_kind": choice(*CUE_KINDS), "cue_size": integer(1), "cue_position": choice(*POSITIONS),
+             "tint_strength": number(0, 1, low_open=True)}
 
 
 def cue_kwargs_from(config: ml_collections.ConfigDict) -> dict:

@@ -13,6 +13,7 @@ import os
 import ml_collections
 import numpy as np
 
+from jaxshort.constraints import choice, integer, text
 from jaxshort.data import files
 from jaxshort.data.schema import Dataset
 
@@ -30,6 +31,11 @@ def default_config() -> ml_collections.ConfigDict:
   config.image_size = 64       # images resized once at load time: 64 for SITAR-style CNNs, 224 for pretrained backbones
   config.max_per_split = 0     # 0: all; else a seeded subset of each split (for CPU runs)
   return config
+
+
+FIELD_RULES = {
+    "name": choice("waterbirds"), "manual_dir": text(), "image_size": integer(1), "max_per_split": integer(0),
+}
 
 
 def read_table(folder: str) -> dict[str, np.ndarray]:

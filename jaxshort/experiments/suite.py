@@ -14,14 +14,20 @@ from jaxshort.experiments.results import write_results
 from jaxshort.training.workdir import read_json
 
 
+def part_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
+  """The run config of part `name`, with the suite's seed and device count."""
+  part = config[name].copy_and_resolve_references()
+  with part.unlocked():
+    part.seed = config.seed
+    part.num_cpu_devices = config.num_cpu_devices
+  return part
+
+
 def run(config: ml_collections.ConfigDict, workdir: str, run_experiment) -> dict:
   """Runs each part of `config.parts` with `run_experiment(part_config, part_workdir)`; writes a summary."""
   summary, parts = {}, {}
   for name in config.parts:
-    part = config[name].copy_and_resolve_references()
-    with part.unlocked():
-      part.seed = config.seed
-      part.num_cpu_devices = config.num_cpu_devices
+    part = part_config(config, name)
     part_dir = os.path.join(workdir, name)
     results_path = os.path.join(part_dir, "results.json")
     if os.path.exists(results_path):

@@ -24,6 +24,14 @@ from jaxshort.errors import UserError
 from jaxshort.training.optimizers import make_optimizer
 
 
+def _scale(spec: str, text: str) -> float:
+  try:
+    return float(text)
+  except ValueError:
+    raise UserError(f"intervention {spec!r}: {text!r} is not a learning-rate scale (write lr:a=0.1+b=0.5 or "
+                    f"lr_each=0.1)") from None
+
+
 def parse_interventions(specs: Sequence[str], blocks: Sequence[str]) -> dict[str, dict[str, float]]:
   """{name: {block: lr scale}} (blocks not named keep scale 1) from the specs in the module docstring."""
   blocks = list(blocks)
@@ -36,12 +44,13 @@ def parse_interventions(specs: Sequence[str], blocks: Sequence[str]) -> dict[str
     elif spec == "freeze_suffixes":
       out.update({f"freeze:{'+'.join(blocks[j:])}": dict.fromkeys(blocks[j:], 0.0) for j in range(1, len(blocks))})
     elif spec.startswith("lr_each="):
-      scale = float(spec.split("=", 1)[1])
+      scale = _scale(spec, spec.split("=", 1)[1])
       out.update({f"lr:{b}={scale:g}": {b: scale} for b in blocks})
     elif spec.startswith("freeze:"):
       out[spec] = dict.fromkeys(spec.split(":", 1)[1].split("+"), 0.0)
     elif spec.startswith("lr:"):
-      out[spec] = {b: float(s) for b, s in (part.split("=") for part in spec.split(":", 1)[1].split("+"))}
+      parts = [part.partition("=") for part in spec.split(":", 1)[1].split("+")]
+      out[spec] = {b: _scale(spec, s if eq else "") for b, eq, s in parts}
     else:
       raise UserError(f"unknown intervention {spec!r}; use freeze:a+b, lr:a=0.1+b=0.5, freeze_each, "
                       f"freeze_prefixes, freeze_suffixes or lr_each=<scale>")

@@ -19,7 +19,7 @@ import numpy as np
 from flax import serialization
 
 from jaxshort import models
-from jaxshort.config import with_overrides
+from jaxshort.config import SELECTION_RULES, with_overrides
 from jaxshort.errors import UserError
 from jaxshort.data import Dataset
 from jaxshort.data.pipeline import eval_batches, normalize_images
@@ -82,7 +82,6 @@ def selected_variables(state: TrainState) -> dict:
   return {"params": state.params, "batch_stats": state.batch_stats}
 
 
-SELECTION_RULES = ("best_validation", "best_worst_group", "last")
 SELECTION_METRICS = {"best_validation": "balanced_accuracy", "best_worst_group": "worst_group_accuracy",
                      "last": "balanced_accuracy"}  # 'last' still tracks the best-validation evaluation
 

@@ -9,7 +9,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jaxshort.constraints import choice, text
 from jaxshort.errors import UserError
+from jaxshort.models.pretrained import check_source as check_pretrained_source
 from jaxshort.models.pretrained import load_pretrained
 from jaxshort.models.registry import MODELS
 
@@ -33,13 +35,30 @@ def model_defaults(name: str) -> ml_collections.ConfigDict:
   ('': a fresh init) and the model's settings (its constructor's fields but num_classes, at the values its
   registry entry gives them)."""
   factory = MODELS.get(name)
-  cls = factory.func if isinstance(factory, functools.partial) else factory
+  cls = model_class(name)
   fixed = factory.keywords if isinstance(factory, functools.partial) else {}
   defaults = ml_collections.ConfigDict({"name": name, "pretrained": ""})
   for field in dataclasses.fields(cls):
     if field.name not in _MODULE_FIELDS + ("num_classes",):
       defaults[field.name] = fixed.get(field.name, field.default)
   return defaults
+
+
+def model_class(name: str) -> type:
+  """The Flax module class behind the registry entry `name`."""
+  factory = MODELS.get(name)
+  return factory.func if isinstance(factory, functools.partial) else factory
+
+
+def field_rules(name: str) -> dict:
+  """{field: constraints.Rule} of every field `model_defaults(name)` holds: `name`, `pretrained` and the model
+  class's FIELD_RULES (declared beside its fields)."""
+  return {"name": choice(*MODELS.names()), "pretrained": text(), **model_class(name).FIELD_RULES}
+
+
+def field_relations(name: str) -> tuple:
+  """The constraints.Relation ties between the fields of model `name` (its class's FIELD_RELATIONS)."""
+  return tuple(getattr(model_class(name), "FIELD_RELATIONS", ()))
 
 
 def model_fields(name: str) -> tuple[str, ...]:
@@ -86,10 +105,23 @@ def init_variables(model: nn.Module, rng: jax.Array, image_shape: tuple[int, ...
   try:
     variables = model.init(rng, jnp.zeros((1, *image_shape), jnp.float32), train=False)
   except (TypeError, ValueError) as error:  # settings that do not fit the model or the images
-    raise UserError(f"model {type(model).__name__} cannot be built with its settings for images of shape "
-                    f"{list(image_shape)}: {type(error).__name__}: {str(error).splitlines()[0]}; check config.model "
-                    f"(docs/models.md lists each model's settings)") from None
+    raise _build_error(model, image_shape, error) from None
   return {key: value for key, value in variables.items() if key != "intermediates"}
+
+
+def check_builds(model: nn.Module, image_shape: tuple[int, ...]) -> None:
+  """`init_variables`' UserError where `model`'s settings do not fit images of `image_shape`, found abstractly
+  (jax.eval_shape: nothing is computed or allocated)."""
+  try:
+    jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_shape), jnp.float32), train=False))
+  except (TypeError, ValueError) as error:
+    raise _build_error(model, image_shape, error) from None
+
+
+def _build_error(model: nn.Module, image_shape: tuple[int, ...], error: Exception) -> UserError:
+  return UserError(f"model {type(model).__name__} cannot be built with its settings for images of shape "
+                   f"{list(image_shape)}: {type(error).__name__}: {str(error).splitlines()[0]}; check config.model "
+                   f"(docs/models.md lists each model's settings)")
 
 
 def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: jax.Array,
@@ -113,5 +145,5 @@ def initial_variables(config: ml_collections.ConfigDict, model: nn.Module, rng: 
           for collection, blocks in fresh.items()}
 
 
-__all__ = ["MODELS", "build_model", "init_variables", "initial_variables", "input_normalization", "model_config", "model_defaults",
-           "model_fields"]
+__all__ = ["MODELS", "build_model", "check_builds", "check_pretrained_source", "field_relations", "field_rules", "init_variables",
+           "initial_variables", "input_normalization", "model_config", "model_defaults", "model_fields"]

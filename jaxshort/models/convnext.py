@@ -10,6 +10,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxshort.constraints import integer, number, relation, sequence
 from jaxshort.models.layers import (block_names, conv, drop_path, drop_path_rates, gelu, layer_norm, patchify,
                                      sow_block)
 
@@ -75,6 +76,10 @@ class ConvNeXt(nn.Module):
   dims: Sequence[int] = CONVNEXT_T["dims"]
   drop_path: float = 0.0  # stochastic depth, rising linearly to this rate at the last layer
   layer_scale_init: float = 1e-6
+  FIELD_RULES = {"depths": sequence(integer(1), min_length=1), "dims": sequence(integer(1), min_length=1),
+                 "drop_path": number(0, 1, high_open=True), "layer_scale_init": number(0, low_open=True)}
+  FIELD_RELATIONS = (relation(("depths", "dims"), lambda d, w: len(d) == len(w),
+                              "depths and dims must have one entry per stage"),)
 
   @property
   def blocks(self) -> tuple[str, ...]:

@@ -107,8 +107,6 @@ def read_state_dict(path: str, model_name: str) -> dict[str, np.ndarray]:
   """The tensors of a .safetensors or PyTorch (.pth/.pt/.bin) file as numpy arrays, keyed by PyTorch name.
   A checkpoint that wraps its state dict under "model" or "state_dict" (as DeiT's releases do) is unwrapped."""
   hint = f"expected a {model_name} state dict from {SOURCES[model_name]}"
-  if not os.path.isfile(path):
-    raise UserError(f"pretrained weights file {path!r} not found; {hint}")
   if path.endswith(".safetensors"):
     try:
       from safetensors.numpy import load_file
@@ -163,13 +161,21 @@ def convert_state_dict(state: dict[str, np.ndarray], model_name: str, model, exp
   return jax.tree_util.tree_unflatten(treedef, converted)
 
 
+def check_source(model_name: str, path: str) -> None:
+  """UserError unless `model_name` has a conversion and the weights file `path` exists (nothing is read)."""
+  if model_name not in KEY_FUNCTIONS:
+    raise UserError(f"no pretrained conversion for {model_name!r}; available: {', '.join(sorted(KEY_FUNCTIONS))}")
+  if not os.path.isfile(path):
+    raise UserError(f"pretrained weights file {path!r} not found; expected a {model_name} state dict from "
+                    f"{SOURCES[model_name]}")
+
+
 def load_pretrained(model_name: str, path: str, num_classes: int = 1000, image_size: int = 224,
                     **settings) -> dict:
   """Variables {"params": .., "batch_stats": ..} of registry model `model_name` (built with `num_classes` and
   `settings`) read from the torchvision/timm state dict at `path`. `image_size` fixes DeiT's position embedding
   (224 -> 14 x 14 patches). The arrays are numpy float32, keyed by block like a fresh init."""
-  if model_name not in KEY_FUNCTIONS:
-    raise UserError(f"no pretrained conversion for {model_name!r}; available: {', '.join(sorted(KEY_FUNCTIONS))}")
+  check_source(model_name, path)
   state = read_state_dict(path, model_name)
   model = MODELS.get(model_name)(num_classes=num_classes, **settings)
   images = jax.ShapeDtypeStruct((1, image_size, image_size, 3), np.float32)

@@ -11,6 +11,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxshort.constraints import boolean, choice, integer, relation, sequence
 from jaxshort.errors import require
 from jaxshort.models.layers import batch_norm, block_names, conv, sow_block
 
@@ -80,6 +81,10 @@ class ResNet(nn.Module):
   widths: Sequence[int] = (64, 128, 256, 512)
   bottleneck: bool = False  # Bottleneck blocks (ResNet-50 and deeper) instead of BasicBlocks
   stem: str = "imagenet"  # "imagenet" (7x7/2 conv + max-pool) or "cifar" (3x3/1 conv, no pooling)
+  FIELD_RULES = {"stage_sizes": sequence(integer(1), min_length=1), "widths": sequence(integer(1), min_length=1),
+                 "bottleneck": boolean(), "stem": choice(*STEMS)}
+  FIELD_RELATIONS = (relation(("stage_sizes", "widths"), lambda s, w: len(s) == len(w),
+                              "stage_sizes and widths must have one entry per stage"),)
 
   @property
   def blocks(self) -> tuple[str, ...]:

@@ -11,6 +11,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxshort.constraints import boolean, integer, sequence
+
 
 class DenseBlock(nn.Module):
   """Dense, then ReLU."""
@@ -25,6 +27,7 @@ class MLP(nn.Module):
   """Flatten, then `len(widths)` DenseBlocks named layer1.., then a Dense `head`."""
   num_classes: int
   widths: Sequence[int] = (256, 256)
+  FIELD_RULES = {"widths": sequence(integer(1), min_length=1)}
 
   @property
   def blocks(self) -> tuple[str, ...]:
@@ -58,6 +61,7 @@ class SmallCNN(nn.Module):
   num_classes: int
   widths: Sequence[int] = (32, 64, 128)
   batch_norm: bool = True
+  FIELD_RULES = {"widths": sequence(integer(1), min_length=1), "batch_norm": boolean()}
 
   @property
   def blocks(self) -> tuple[str, ...]:

@@ -22,6 +22,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxshort.constraints import integer, relation, sequence
+
 
 class ConvEncoder(nn.Module):
   """Convs (kernel 4, stride 2, padding 1, ReLU), flatten, linear heads for mu and log sigma^2."""
@@ -85,6 +87,8 @@ class SitarVAE(nn.Module):
   channels: Sequence[int] = (32, 64)
   image_shape: Sequence[int] = (28, 28, 3)
   hidden: int = 128
+  FIELD_RULES = {"latent_dim": integer(1), "channels": sequence(integer(1), min_length=1),
+                 "image_shape": sequence(integer(1), length=3), "hidden": integer(1)}
 
   @property
   def blocks(self) -> tuple[str, ...]:
@@ -125,6 +129,9 @@ class ChromaVAE(SitarVAE):
   """SitarVAE whose code is split: z1 = z[:, :shortcut_dims] feeds `shortcut_classifier`, which pulls the
   shortcut into z1 during training; z2 = z[:, shortcut_dims:] feeds `classifier`, the one used for predictions."""
   shortcut_dims: int = 1
+  FIELD_RULES = {**SitarVAE.FIELD_RULES, "shortcut_dims": integer(1)}
+  FIELD_RELATIONS = (relation(("shortcut_dims", "latent_dim"), lambda s, d: s < d,
+                              "shortcut_dims (z1) must leave at least one latent dimension for z2"),)
 
   @property
   def blocks(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxshort.constraints import boolean, integer, number, relation, sequence
 from jaxshort.models.layers import adaptive_avg_pool, batch_norm, block_names, conv, sow_block
 
 VGG11_DEPTHS = (1, 1, 2, 2, 2)
@@ -60,6 +61,11 @@ class VGG(nn.Module):
   hidden: int = 4096  # width of the two hidden classifier layers
   pool_size: int = 7  # the classifier sees pool_size x pool_size cells of the last stage
   dropout: float = 0.5
+  FIELD_RULES = {"depths": sequence(integer(1), min_length=1), "widths": sequence(integer(1), min_length=1),
+                 "batch_norm": boolean(), "hidden": integer(1), "pool_size": integer(1),
+                 "dropout": number(0, 1, high_open=True)}
+  FIELD_RELATIONS = (relation(("depths", "widths"), lambda d, w: len(d) == len(w),
+                              "depths and widths must have one entry per stage"),)
 
   @property
   def blocks(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxshort.constraints import boolean, integer, number, relation
 from jaxshort.models.layers import (block_names, drop_path, drop_path_rates, gelu, layer_norm, patchify, sow_block,
                                      split_depth)
 
@@ -99,6 +100,13 @@ class DeiT(nn.Module):
   distilled: bool = False  # add a distillation token and a second head
   num_stages: int = 4  # the layers are grouped into this many blocks
   drop_path: float = 0.0  # stochastic depth, rising linearly to this rate at the last layer
+  FIELD_RULES = {"embed_dim": integer(1), "depth": integer(1), "num_heads": integer(1), "patch_size": integer(1),
+                 "mlp_ratio": number(0, low_open=True), "distilled": boolean(), "num_stages": integer(1),
+                 "drop_path": number(0, 1, high_open=True)}
+  FIELD_RELATIONS = (relation(("embed_dim", "num_heads"), lambda e, h: e % h == 0,
+                              "embed_dim must be a multiple of num_heads"),
+                     relation(("num_stages", "depth"), lambda s, d: s <= d,
+                              "num_stages (blocks of layers) must be at most depth (layers)"))
 
   @property
   def blocks(self) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 import ml_collections
 import optax
 
+from jaxshort.config import OPTIMIZERS, SCHEDULES
 from jaxshort.errors import UserError
 
 
@@ -20,7 +21,7 @@ def make_schedule(config: ml_collections.ConfigDict, num_steps: int) -> optax.Sc
     if not 0 <= warmup < num_steps:
       raise UserError(f"optimizer.warmup_steps must lie in [0, num_steps={num_steps}), got {warmup}")
     return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(num_steps, warmup + 1))
-  raise UserError(f"unknown optimizer.schedule {config.schedule!r}; known: constant, cosine, warmup_cosine")
+  raise UserError(f"unknown optimizer.schedule {config.schedule!r}; known: {', '.join(SCHEDULES)}")
 
 
 def gradient_clipping(config: ml_collections.ConfigDict) -> list[optax.GradientTransformation]:
@@ -44,7 +45,7 @@ def make_optimizer(config: ml_collections.ConfigDict, num_steps: int,
   elif config.name == "adamw":
     core = optax.adamw(schedule, weight_decay=weight_decay)
   else:
-    raise UserError(f"unknown optimizer.name {config.name!r}; known: sgd, adam, adamw")
+    raise UserError(f"unknown optimizer.name {config.name!r}; known: {', '.join(OPTIMIZERS)}")
   chain = gradient_clipping(config) if clip else []
   if weight_decay and config.name != "adamw":
     chain.append(optax.add_decayed_weights(weight_decay))
