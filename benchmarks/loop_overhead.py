@@ -11,9 +11,11 @@ Cases (each in its own process, with the device count `launch.py` would choose f
   localize_pair  the clean and the skewed run of a localization pair from one theta_0, the MLP
                  (configs/localize/mnist_patch_mlp.py)
 
-For each: `bare`, the jitted step scanned over as many steps per dispatch as the loop's chunks between logs
-(steps.make_train_chunk), on batch indices already on the device, nothing else; `loop (no eval)`, training.loop.train_classifier with evaluation and the
-checkpoint only at the end (logging at the config's cadence); `loop (config)`, the config's own evaluation and
+For each: `bare`, the jitted step dispatched as the loop dispatches it (sharding.scan_steps: scanned over the
+loop's chunks between logs, or, for conv models on a CPU, one step per dispatch; steps.make_train_chunk), on
+batch indices already on the device, nothing else; `bare, the other dispatch` the same with the other choice
+(what the rule saves); `loop (no eval)`, training.loop.train_classifier with evaluation and the checkpoint only
+at the end (logging at the config's cadence); `loop (config)`, the config's own evaluation and
 checkpoint cadence. Every timing is of a second run, after one that compiled the same programs; the ratios are
 per step against `bare`. Targets (the loop issue): at most 1.15x without evaluation, 1.5x with the config's.
 """
@@ -89,9 +91,9 @@ def measure(case: str) -> dict:
         seconds.append(time.perf_counter() - start)
     return seconds[-1] / (num_steps * len(splits))
 
-  def bare() -> float:
+  def bare(scan: bool) -> float:
     mesh = sharding.data_mesh()
-    chunk = make_train_chunk(loss_fn, config.compute_dtype, config.augment, sharding.batch_sharding(mesh))
+    chunk = make_train_chunk(loss_fn, config.compute_dtype, config.augment, sharding.batch_sharding(mesh), scan)
     rng = jax.random.key(1)
     length = config.log_every_steps  # the loop's own chunks between logs: like for like
     seconds = []
@@ -103,8 +105,9 @@ def measure(case: str) -> dict:
         index = chunk_indices(len(split["label"]), config.batch_size, 0, 0, num_steps)
         chunks = [sharding.place(index[k:k + length], sharding.batch_sharding(mesh, 1))
                   for k in range(0, num_steps, length)]
-        state = sharding.replicate(create_train_state(model, host_copy(variables), make_optimizer(config.optimizer, num_steps),
-                                                      None, models.input_normalization(config.model)), mesh)
+        state = sharding.replicate(create_train_state(model, host_copy(variables),
+                                                      make_optimizer(config.optimizer, num_steps), None,
+                                                      models.input_normalization(config.model)), mesh)
         jax.block_until_ready((data, chunks, state))
         start = time.perf_counter()
         for steps in chunks:
@@ -115,9 +118,11 @@ def measure(case: str) -> dict:
     return seconds[-1] / (num_steps * len(splits))
 
   every = {"eval_every_steps": num_steps, "checkpoint_every_steps": num_steps}
+  scan = sharding.scan_steps(config.model.name)  # the loop's own dispatch rule
   result = {"case": case, "devices": jax.device_count(), "steps": num_steps * len(splits),
             "cadence": {k: int(config[k]) for k in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps")},
-            "bare": bare(), "loop_no_eval": loop(every), "loop_config": loop({})}
+            "dispatch": "scanned" if scan else "one step per dispatch",
+            "bare": bare(scan), "bare_other": bare(not scan), "loop_no_eval": loop(every), "loop_config": loop({})}
   return result
 
 
@@ -135,11 +140,13 @@ def main() -> None:
                               check=True, cwd=REPO)
     rows.append(json.loads(finished.stdout.strip().splitlines()[-1]))
   print(f"load average at the start: {load:.2f}; {os.cpu_count()} CPUs")
-  print("| case | devices | cadence (log / eval / ckpt) | bare ms/step | loop, no eval | loop, config's cadence |")
-  print("|---|---|---|---|---|---|")
+  print("| case | devices | cadence (log / eval / ckpt) | dispatch | bare ms/step | bare, the other dispatch | "
+        "loop, no eval | loop, config's cadence |")
+  print("|---|---|---|---|---|---|---|---|")
   for r in rows:
     cadence = " / ".join(str(v) for v in r["cadence"].values())
-    print(f"| {r['case']} | {r['devices']} | {cadence} | {1e3 * r['bare']:.2f} | "
+    print(f"| {r['case']} | {r['devices']} | {cadence} | {r['dispatch']} | {1e3 * r['bare']:.2f} | "
+          f"{1e3 * r['bare_other']:.2f} ({r['bare_other'] / r['bare']:.2f}x) | "
           f"{1e3 * r['loop_no_eval']:.2f} ({r['loop_no_eval'] / r['bare']:.2f}x) | "
           f"{1e3 * r['loop_config']:.2f} ({r['loop_config'] / r['bare']:.2f}x) |")
 

@@ -17,6 +17,7 @@ import ml_collections
 from jaxshort.data import camelyon17, celeba, cifar10, waterbirds
 
 SOURCES = {"cifar10": cifar10, "waterbirds": waterbirds, "celeba": celeba, "camelyon17": camelyon17}
+ARGUMENTS = (*SOURCES, "colored_mnist")  # what get_config takes (file.py:argument)
 
 
 def _default_config() -> ml_collections.ConfigDict:

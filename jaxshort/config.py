@@ -5,7 +5,10 @@
 A config is an `ml_collections.ConfigDict` from a file's `get_config()` (`file.py:arg` passes `arg`). Its defaults
 come from that function and, for a dataset section, from the dataset's `default_config()`, merged in once here
 (jaxshort.data.dataset_config); nothing else supplies them. A field that neither declares, at any depth, set in
-the file or by an override, is refused with one `UserError` naming it; so is a value of the wrong type.
+the file or by an override, is refused with one `UserError` naming it; so is a value of the wrong type, and a
+value outside the field's declared constraint (`validate`: the rule tables below, the datasets' and models'
+FIELD_RULES). `check_against_data` holds the checks that need the built dataset and the devices
+(experiments.preflight runs them before a workdir is touched).
 Overrides are `--config.a.b=value` strings (launch.py, the sweep command, data.inspect) or {dotted: value}
 (`with_overrides`, compare's variants); a value is parsed by the type of the field it replaces.
 """
@@ -90,9 +93,14 @@ SECTION_RULES = {
                 "paper_column": boolean()},
 }
 # Ties between the fields of a run (dotted names), checked once each field fits its own rule.
+# A tie whose fields a config does not all hold does not apply to it.
 RUN_RELATIONS = (
     relation(("optimizer.warmup_steps", "num_steps"), lambda warmup, steps: warmup <= steps,
              "optimizer.warmup_steps must be at most num_steps"),
+    relation(("seed", "localize.noise_seed_offset", "localize.replicates"),
+             lambda seed, offset, replicates: seed + offset + replicates <= SEED_MAX,
+             f"the noise-floor and replicate runs' data seeds (seed + noise_seed_offset + 1, ...) must stay at "
+             f"most {SEED_MAX}"),
 )
 RUN_FIELDS = REQUIRED_FIELDS + METHOD_SECTIONS + ("localize", "compare", "sweep")
 SUITE_REQUIRED = ("experiment", "seed", "num_cpu_devices", "distributed", "parts")
@@ -222,9 +230,19 @@ def field_rules(config: ml_collections.ConfigDict, prefix: str = "") -> dict[str
 
 
 def field_value(config: ml_collections.ConfigDict, dotted: str) -> Any:
+  """The value of the field `dotted` ('a.b.c') of `config`."""
   for key in dotted.split("."):
     config = config[key]
   return config
+
+
+def has_field(config: ml_collections.ConfigDict, dotted: str) -> bool:
+  *parents, name = dotted.split(".")
+  for key in parents:
+    if key not in config or not isinstance(config[key], ml_collections.ConfigDict):
+      return False
+    config = config[key]
+  return name in config
 
 
 def _relations(config: ml_collections.ConfigDict, prefix: str = ""):
@@ -257,11 +275,17 @@ def validate(config: ml_collections.ConfigDict, source: str) -> None:
     if problem:
       raise UserError(f"config field {dotted}={value!r} in {source}: must be {problem}")
   for prefix, tie in _relations(config):
+    if not all(has_field(config, prefix + field) for field in tie.fields):
+      continue
     values = [field_value(config, prefix + field) for field in tie.fields]
     if not tie.holds(*values):
       shown = ", ".join(f"{prefix}{f}={v!r}" for f, v in zip(tie.fields, values))
       raise UserError(f"config {source}: {shown}: {tie.what}")
+  devices = config.get("num_cpu_devices", 0)  # a suite gives its own to every part
   for run, prefix in _runs_with_prefixes(config):
+    if "batch_size" in run and devices > run.batch_size:
+      raise UserError(f"config field num_cpu_devices={devices} in {source}: must be at most {prefix}batch_size="
+                      f"{run.batch_size}, the examples a batch is split into (0: chosen by the models)")
     if "sitar" in run:
       try:
         sitar_loss.SitarHParams(**run.sitar.to_dict())

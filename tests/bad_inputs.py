@@ -77,9 +77,39 @@ class Case:
   expected: str
   setup: Callable[[str], None] | None = None
   workdir: str = "{tmp}/work"
+  fast: tuple[str, ...] = tuple(FAST)  # what shortens the run (its model's fields differ by config)
+  writes_nothing: bool = False  # refused before the workdir is touched: it holds only what was there
 
 
 ARRAYS = ("--config=configs/arrays.py", "--config.dataset.path={tmp}/data.npz")
+LOCALIZE = "--config=configs/localize/mnist_patch_mlp.py"
+SITAR = "--config=configs/sitar/colored_mnist.py"
+
+
+def _refused_field(field: str, value: str, expected: str, config: str = "", fast=tuple(FAST)) -> "Case":
+  """A field set to a value outside its declared constraint: one line naming it, nothing written."""
+  return Case(f"{field.replace('.', '_')}={value}", f"{field} = {value}",
+              ((config,) if config else ()) + (f"--config.{field}={value}",), f"config field {field}={value} in "
+              f"{(config or '--config=configs/erm_cmnist.py').split('=', 1)[1]}: must be {expected}",
+              fast=fast, writes_nothing=True)
+
+
+# Values that once ended in a traceback or ran (one each); each field's whole range is tried in-process by
+# tests/test_config_constraints.py.
+OUT_OF_RANGE = [
+    _refused_field("batch_size", "0", "an int >= 1"),
+    _refused_field("batch_size", "-4", "an int >= 1"),
+    _refused_field("seed", "-1", "an int >= 0 and <= 2147483647"),
+    _refused_field("eval_batch_size", "-1", "an int >= 1"),
+    _refused_field("eval_batch_size", "0", "an int >= 1"),
+    _refused_field("eval_every_steps", "0", "an int >= 1"),
+    _refused_field("checkpoint_every_steps", "0", "an int >= 1"),
+    _refused_field("log_every_steps", "0", "an int >= 1"),
+    _refused_field("localize.chunk_size", "-1", "an int >= 1", LOCALIZE),
+    _refused_field("localize.noise_seed_offset", "-1", "an int >= 1", LOCALIZE),
+    _refused_field("localize.branch_steps", "-1", "an int >= 0", LOCALIZE),
+    _refused_field("model.latent_dim", "0", "an int >= 1", SITAR, fast=("--config.num_steps=20",)),
+]
 
 CASES = [
     Case("unknown_field", "unknown config field", ("--config.no_such_field=1",),
@@ -94,7 +124,8 @@ CASES = [
          "has no field 'model.latent_dim'; model 'mlp' declares"),
     Case("section_as_value", "a whole section set to a value", ("--config.optimizer=adam",), "is a section"),
     Case("bad_config_argument", "a config argument its file refuses",
-         ("--config=configs/localize/gpu_scale.py:cifar11,resnet18",), "with dataset in ('cifar10'"),
+         ("--config=configs/localize/gpu_scale.py:cifar11,resnet18",), "with dataset in ('cifar10'",
+         writes_nothing=True),
     Case("unknown_regime", "unknown dataset regime", ("--config.dataset.regime=minority_only",),
          "dataset.regime='minority_only' in configs/erm_cmnist.py: must be one of '', 'majority_only'"),
     Case("wrong_type", "wrong type", ("--config.num_steps=ten",), "--config.num_steps=ten"),
@@ -159,6 +190,10 @@ CASES = [
          lambda tmp: _other_run(tmp, schema_version=1)),
     Case("diverged", "training diverges (NaN/inf)",
          ("--config.optimizer.name=sgd", "--config.optimizer.learning_rate=1e30"), "is not finite at step"),
+    Case("batch_beyond_the_data", "batch larger than the training split, found once the data is built",
+         ("--config.batch_size=4000",), "batch_size=4000 in configs/erm_cmnist.py: must be at most the 3000",
+         writes_nothing=True),
+    *OUT_OF_RANGE,
 ]
 
 
@@ -172,7 +207,7 @@ def run_case(case: Case, tmp: str) -> subprocess.CompletedProcess:
   config_file = [a for a in case.args if a.startswith("--config=")]  # absl wants it before any override
   config_file = config_file or ["--config=configs/erm_cmnist.py"]
   others = [a for a in case.args if not a.startswith("--config=")]
-  args = [a.format(tmp=tmp) for a in (*config_file, *FAST, *others, f"--workdir={case.workdir}")]
+  args = [a.format(tmp=tmp) for a in (*config_file, *case.fast, *others, f"--workdir={case.workdir}")]
   try:
     return subprocess.run([sys.executable, os.path.join(REPO, "launch.py"), *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

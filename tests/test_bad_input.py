@@ -25,6 +25,9 @@ def problems_of(case, result, folder) -> list[str]:
   ]
   with open(os.path.join(folder, "work", "keep.txt")) as f:
     checks.append((f.read() == "precious", "the workdir's keep.txt changed"))
+  if case.writes_nothing:
+    written = sorted(set(os.listdir(os.path.join(folder, "work"))) - {"keep.txt"})
+    checks.append((not written, f"refused, yet wrote {written} into the workdir"))
   if case.id not in ("workdir_other_config", "workdir_old_version"):  # their setup wrote one
     checks.append((not os.path.exists(os.path.join(folder, "work", "results.json")), "results.json written"))
   return [message for passed, message in checks if not passed]

@@ -25,6 +25,7 @@ from jaxshort.data import celeba, cifar10, waterbirds
 
 DATASETS = ("cifar10", "waterbirds", "celeba")
 MODELS = ("resnet18", "vgg16_bn", "deit_s", "convnext_t")
+ARGUMENTS = tuple(f"{d},{m}" for d in DATASETS for m in MODELS)  # what get_config takes (also ,res=N)
 # Per dataset: native resolution, batch size, steps per run, clean steps to the branch point.
 SCHEDULES = {"cifar10": (32, 128, 20_000, 1_000), "waterbirds": (224, 32, 3_000, 300),
              "celeba": (224, 128, 5_000, 500)}

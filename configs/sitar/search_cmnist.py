@@ -25,6 +25,7 @@ from configs.sitar import compare_cmnist
 
 
 ROUNDS = ("latent", "noise", "short")
+ARGUMENTS = ROUNDS  # what get_config takes (file.py:argument)
 
 
 def get_config(search_round: str = "latent") -> ml_collections.ConfigDict:

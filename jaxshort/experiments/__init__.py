@@ -3,6 +3,7 @@ config into a workdir. The top layer of the library: an experiment builds data a
 jaxshort.training and the method libraries, writes results.json and draws its figures (jaxshort.report)."""
 
 import contextlib
+import os
 
 import jax
 import ml_collections
@@ -50,6 +51,14 @@ def run_configs(config: ml_collections.ConfigDict) -> list[ml_collections.Config
   return [config]
 
 
+def host_memory_bytes() -> int | None:
+  """The host's physical memory, where the OS says (Linux, macOS); None elsewhere."""
+  try:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+  except (AttributeError, ValueError, OSError):
+    return None
+
+
 def preflight(config: ml_collections.ConfigDict, source: str = "the config") -> None:
   """The checks of `config` that need its built datasets, models and devices, run before the workdir is touched
   (config.check_against_data; each model built abstractly for its dataset's images, its pretrained weights file
@@ -62,7 +71,7 @@ def preflight(config: ml_collections.ConfigDict, source: str = "the config") -> 
     config_lib.check_against_data(run_config, {n: len(s["label"]) for n, s in dataset.splits.items()},
                                   [dataset.roles[r] for r in roles], jax.device_count(), source)
     model = models.build_model(run_config.model, dataset.num_classes)
-    models.check_builds(model, dataset.image_shape)
+    models.check_builds(model, dataset.image_shape, host_memory_bytes())
     if run_config.model.pretrained:
       models.check_pretrained_source(run_config.model.name, run_config.model.pretrained)
     if run_config.experiment == "localize":

@@ -109,13 +109,19 @@ def init_variables(model: nn.Module, rng: jax.Array, image_shape: tuple[int, ...
   return {key: value for key, value in variables.items() if key != "intermediates"}
 
 
-def check_builds(model: nn.Module, image_shape: tuple[int, ...]) -> None:
+def check_builds(model: nn.Module, image_shape: tuple[int, ...], max_bytes: int | None = None) -> None:
   """`init_variables`' UserError where `model`'s settings do not fit images of `image_shape`, found abstractly
-  (jax.eval_shape: nothing is computed or allocated)."""
+  (jax.eval_shape: nothing is computed or allocated); and where its variables alone would take more than
+  `max_bytes`."""
   try:
-    jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_shape), jnp.float32), train=False))
+    shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, *image_shape), jnp.float32),
+                                               train=False))
   except (TypeError, ValueError) as error:
     raise _build_error(model, image_shape, error) from None
+  size = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(shapes))
+  if max_bytes is not None and size > max_bytes:
+    raise UserError(f"model {type(model).__name__} with these settings holds {size / 2 ** 30:.3g} GiB of variables, "
+                    f"more than this machine's {max_bytes / 2 ** 30:.3g} GiB of memory; make config.model smaller")
 
 
 def _build_error(model: nn.Module, image_shape: tuple[int, ...], error: Exception) -> UserError:
