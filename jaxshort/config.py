@@ -63,7 +63,8 @@ RUN_RULES = {
     "experiment": choice(*REQUIRED_BY_EXPERIMENT), "seed": integer(0, SEED_MAX),
     "batch_size": integer(1), "compute_dtype": choice(*COMPUTE_DTYPES), "augment": choice(*AUGMENTATIONS),
     "eval_batch_size": integer(1), "num_steps": integer(1), "log_every_steps": integer(1),
-    "eval_every_steps": integer(1), "checkpoint_every_steps": integer(1), "progress_every_seconds": POSITIVE,
+    "eval_every_steps": integer(1), "checkpoint_every_steps": integer(1),
+    "progress_every_seconds": NON_NEGATIVE,  # 0: a line every step
     "data_placement": choice(*DATA_PLACEMENTS), "num_cpu_devices": integer(0),
     "distributed": choice(*DISTRIBUTED_MODES),
     "method": choice(*METHOD_NAMES), "selection": choice(*SELECTION_RULES),
@@ -94,9 +95,23 @@ SECTION_RULES = {
 }
 # Ties between the fields of a run (dotted names), checked once each field fits its own rule.
 # A tie whose fields a config does not all hold does not apply to it.
+def _warmup_fits(schedule: str, warmup: int, steps: int) -> bool:
+  """A warm-up (read by 'warmup_cosine' alone) shorter than a run of `steps` steps, where that run happens."""
+  return schedule != "warmup_cosine" or steps == 0 or warmup < steps
+
+
 RUN_RELATIONS = (
-    relation(("optimizer.warmup_steps", "num_steps"), lambda warmup, steps: warmup <= steps,
-             "optimizer.warmup_steps must be at most num_steps"),
+    relation(("optimizer.schedule", "optimizer.warmup_steps", "num_steps"), _warmup_fits,
+             "optimizer.warmup_steps must be less than num_steps under the 'warmup_cosine' schedule"),
+    relation(("optimizer.schedule", "optimizer.warmup_steps", "localize.branch_steps"), _warmup_fits,
+             "optimizer.warmup_steps must be less than localize.branch_steps, the branch run's length, under the "
+             "'warmup_cosine' schedule"),
+    relation(("method", "optimizer.schedule", "optimizer.warmup_steps", "jtt.first_steps"),
+             lambda method, *fields: method != "jtt" or _warmup_fits(*fields),
+             "optimizer.warmup_steps must be less than jtt.first_steps, the identification run's length, under "
+             "the 'warmup_cosine' schedule"),
+    relation(("chroma.shortcut_dims", "model.latent_dim"), lambda dims, latent: dims < latent,
+             "chroma.shortcut_dims (z1) must leave at least one latent dimension (model.latent_dim) for z2"),
     relation(("seed", "localize.noise_seed_offset", "localize.replicates"),
              lambda seed, offset, replicates: seed + offset + replicates <= SEED_MAX,
              f"the noise-floor and replicate runs' data seeds (seed + noise_seed_offset + 1, ...) must stay at "
@@ -274,10 +289,14 @@ def validate(config: ml_collections.ConfigDict, source: str) -> None:
     problem = rule.problem(value)
     if problem:
       raise UserError(f"config field {dotted}={value!r} in {source}: must be {problem}")
+  def tied_value(prefix: str, field: str):  # a suite gives its seed and device count to every part
+    given = config.get("experiment") == "suite" and field in SUITE_SETS_IN_PARTS
+    return field_value(config, field if given else prefix + field)
+
   for prefix, tie in _relations(config):
     if not all(has_field(config, prefix + field) for field in tie.fields):
       continue
-    values = [field_value(config, prefix + field) for field in tie.fields]
+    values = [tied_value(prefix, field) for field in tie.fields]
     if not tie.holds(*values):
       shown = ", ".join(f"{prefix}{f}={v!r}" for f, v in zip(tie.fields, values))
       raise UserError(f"config {source}: {shown}: {tie.what}")

@@ -12,7 +12,7 @@ import ml_collections
 import pytest
 
 from jaxshort import config as config_lib
-from jaxshort import constraints
+from jaxshort import constraints, data, experiments, models
 from jaxshort.errors import UserError
 from tests.conftest import REPO
 
@@ -32,6 +32,7 @@ def config_specs() -> list[str]:
     if inspect.signature(module.get_config).parameters:
       assert hasattr(module, "ARGUMENTS"), f"{path}: get_config takes an argument, so list them in ARGUMENTS"
       specs += [f"{path}:{argument}" for argument in module.ARGUMENTS]
+      specs += [f"{path}:{argument}" for argument in getattr(module, "EXAMPLE_ARGUMENTS", ())]
     else:
       specs.append(path)
   return specs
@@ -79,10 +80,45 @@ def test_every_field_has_a_constraint_and_every_value_is_accepted_or_refused_in_
       except UserError as error:
         refused += 1
         assert "\n" not in str(error), (field, text, str(error))
+        assert field.split(".")[-1] in str(error) or text in str(error), (field, text, str(error))
       except Exception as error:  # pylint: disable=broad-except
         pytest.fail(f"{spec}: --config.{field}={text} raised {type(error).__name__}: {error}")
   assert tried and refused, (tried, refused)
   del path
+
+
+ISSUE_CONFIGS = ("erm_cmnist.py", "sitar/colored_mnist.py", "localize/mnist_patch_mlp.py")
+
+
+@pytest.mark.parametrize("name", ISSUE_CONFIGS)
+def test_values_the_validator_accepts_pass_or_fail_the_data_checks_in_one_line(name):
+  """Every accepted trial value of three configs, through the checks that need the built data (as launch.py
+  runs them before the workdir), each dataset built once."""
+  spec = os.path.join(REPO, "configs", name)
+  config = config_lib.load(spec)
+  with data.shared_builds():
+    for field in config_lib.field_rules(config):
+      for text in trial_values(config_lib.field_value(config, field)):
+        try:
+          trial = config_lib.load(spec, [f"{field}={text}"])
+        except UserError:
+          continue
+        try:
+          experiments.preflight(trial, spec)
+        except UserError as error:
+          assert "\n" not in str(error), (field, text, str(error))
+        except Exception as error:  # pylint: disable=broad-except
+          pytest.fail(f"{spec}: --config.{field}={text} passed the validator, then raised "
+                      f"{type(error).__name__}: {error}")
+
+
+def test_every_registered_model_and_dataset_declares_a_constraint_for_each_field():
+  for name in models.MODELS.names():
+    rules = models.field_rules(name)
+    assert set(models.model_defaults(name).keys()) <= set(rules), name
+  for name in data.DATASETS.names():
+    section = data.declared_fields(ml_collections.ConfigDict({"name": name, "pair": "synthetic"}))
+    assert set(section.keys()) <= set(data.field_rules(section)), name
 
 
 def test_the_rules_say_what_they_allow():
@@ -105,8 +141,16 @@ def test_a_field_without_a_constraint_is_refused(monkeypatch):
 
 def test_ties_between_fields_and_sitar_combinations_are_refused():
   erm = os.path.join(REPO, "configs", "erm_cmnist.py")
-  with pytest.raises(UserError, match="optimizer.warmup_steps must be at most num_steps"):
-    config_lib.load(erm, ["optimizer.warmup_steps=2000"])
+  config_lib.load(erm, ["optimizer.warmup_steps=2000"])  # read by 'warmup_cosine' alone
+  with pytest.raises(UserError, match="warmup_steps must be less than num_steps"):
+    config_lib.load(erm, ["optimizer.schedule=warmup_cosine", "optimizer.warmup_steps=1000"])
+  with pytest.raises(UserError, match="less than localize.branch_steps"):
+    config_lib.load(os.path.join(REPO, "configs", "localize", "mnist_patch_mlp.py"),
+                    ["optimizer.schedule=warmup_cosine", "optimizer.warmup_steps=100"])
+  with pytest.raises(UserError, match="stay at most 2147483647"):  # the seed a suite gives its localize part
+    config_lib.load(os.path.join(REPO, "configs", "default.py"), ["seed=2147483600"])
+  with pytest.raises(UserError, match="chroma.shortcut_dims .* for z2"):
+    config_lib.load(os.path.join(REPO, "configs", "sitar", "colored_mnist.py"), ["chroma.shortcut_dims=10"])
   with pytest.raises(UserError, match="embed_dim must be a multiple of num_heads"):
     config_lib.load(erm, ["model.name=deit_ti", "model.embed_dim=10", "model.num_heads=3"])
   with pytest.raises(UserError, match="noise='batch' applies to"):

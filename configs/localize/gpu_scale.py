@@ -25,7 +25,8 @@ from jaxshort.data import celeba, cifar10, waterbirds
 
 DATASETS = ("cifar10", "waterbirds", "celeba")
 MODELS = ("resnet18", "vgg16_bn", "deit_s", "convnext_t")
-ARGUMENTS = tuple(f"{d},{m}" for d in DATASETS for m in MODELS)  # what get_config takes (also ,res=N)
+ARGUMENTS = tuple(f"{d},{m}" for d in DATASETS for m in MODELS)  # what get_config takes, and with ',res=N':
+EXAMPLE_ARGUMENTS = ("celeba,deit_s,res=128", "waterbirds,resnet18,res=64", "cifar10,convnext_t,res=64")
 # Per dataset: native resolution, batch size, steps per run, clean steps to the branch point.
 SCHEDULES = {"cifar10": (32, 128, 20_000, 1_000), "waterbirds": (224, 32, 3_000, 300),
              "celeba": (224, 128, 5_000, 500)}
@@ -101,7 +102,8 @@ def get_config(arg: str = "cifar10,resnet18") -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict({"name": model, **model_settings(model, resolution)})
   config.model.pretrained = ""         # torchvision/timm weights file for a fine-tuning start; '' trains from scratch
   config.optimizer.update(optimizer_settings(model))
-  config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, num_steps // 10)
+  # the branch run (branch_steps long) warms up with the same optimizer: at most half of it
+  config.optimizer.warmup_steps = min(config.optimizer.warmup_steps, num_steps // 10, branch_steps // 2)
   config.batch_size = batch_size
   config.augment = "crop_flip"         # random padded crop + flip, keyed by (seed, step): the same for both runs
   config.eval_batch_size = 500

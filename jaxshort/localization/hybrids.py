@@ -247,7 +247,7 @@ def hybrid_counts(model: nn.Module, clean: dict, skewed: dict, blocks: Sequence[
   num_masks = len(masks)
   padded = -(-num_masks // mesh.size) * mesh.size
   masks = np.concatenate([masks, np.repeat(masks[-1:], padded - num_masks, 0)])
-  sets = {name: chunked(split, chunk_size) for name, split in test_sets.items()}
+  sets = {name: chunked(split, min(chunk_size, len(split["label"]))) for name, split in test_sets.items()}
   clean, skewed, sets = sharding.replicate((jax.device_get(clean), jax.device_get(skewed), sets), mesh)
   masks = jax.device_put(masks, jax.sharding.NamedSharding(mesh, PartitionSpec(sharding.DATA_AXIS)))
   counts = jax.device_get(program(clean, skewed, sets, masks))

@@ -53,7 +53,7 @@ def model_class(name: str) -> type:
 def field_rules(name: str) -> dict:
   """{field: constraints.Rule} of every field `model_defaults(name)` holds: `name`, `pretrained` and the model
   class's FIELD_RULES (declared beside its fields)."""
-  return {"name": choice(*MODELS.names()), "pretrained": text(), **model_class(name).FIELD_RULES}
+  return {"name": choice(*MODELS.names()), "pretrained": text(), **getattr(model_class(name), "FIELD_RULES", {})}
 
 
 def field_relations(name: str) -> tuple:
