@@ -161,8 +161,9 @@ def make_train_chunk(loss_fn: Objective = cross_entropy_objective, compute_dtype
                      augment: str = "none", batch_sharding=None, scan: bool = True):
   """(state, data, steps, rng) -> (state, stacked metrics) over a chunk of steps, the state donated. With `scan`,
   `train_chunk` jitted: the chunk in one program, each number of steps per chunk compiled once. Without, one
-  jitted step per dispatch in a Python loop, dispatched asynchronously (no host sync inside the chunk), the
-  metrics stacked at its end: the same steps, bitwise those of `make_train_step`. XLA:CPU runs convolutions
+  jitted step per dispatch in a Python loop, each awaited before the next (a queue of multi-device programs
+  deadlocked XLA:CPU's in-process all-reduce), the metrics stacked at the chunk's end: the same steps, bitwise
+  those of `make_train_step`. XLA:CPU runs convolutions
   inside a loop body several times slower than alone (jax-ml/jax#12868; sharding.scan_steps has the rule).
   Cached like `make_train_step`."""
   if scan:
@@ -175,6 +176,7 @@ def make_train_chunk(loss_fn: Objective = cross_entropy_objective, compute_dtype
     metrics = []
     for k in range(len(jax.tree.leaves(steps)[0])):
       state, step_metrics = one(state, data, jax.tree.map(lambda x: x[k], steps), rng)
+      jax.block_until_ready(step_metrics)  # one step in flight: a queue of them can deadlock XLA:CPU's all-reduce
       metrics.append(step_metrics)
     return state, jax.tree.map(lambda *values: jnp.stack(values), *metrics)
 
