@@ -25,6 +25,7 @@ import os
 import sys
 from typing import Any
 
+import jax
 import ml_collections
 from absl import flags, logging
 
@@ -146,6 +147,7 @@ def run_jobs(config: ml_collections.ConfigDict, workdir: str, indices: list[int]
       continue
     print(f"[sweep] job {index}/{len(jobs)} {name}", file=sys.stderr, flush=True)
     experiments.run_in_workdir(job, os.path.join(workdir, name), source=source)
+    jax.clear_caches()  # each job compiles its own programs: a long sweep ran out of memory maps keeping them all
     ran.append(name)
   return ran
 
