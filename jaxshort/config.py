@@ -49,7 +49,7 @@ DATA_PLACEMENTS = ("auto", "device", "host")
 DISTRIBUTED_MODES = ("auto", "on", "off")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
-METHOD_NAMES = ("erm", "jtt", "lff", "chroma", "sitar", "group_dro", "dfr")  # = jaxshort.methods.METHODS
+METHOD_NAMES = ("erm", "jtt", "lff", "chroma_vae", "sitar", "group_dro", "dfr")  # = jaxshort.methods.METHODS
 SELECTION_RULES = ("best_validation", "best_worst_group", "last")
 SEED_MAX = 2 ** 31 - 1  # a seed is an int32 in jax.random.key and numpy's generators
 

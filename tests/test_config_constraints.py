@@ -14,6 +14,7 @@ import pytest
 from jaxshort import config as config_lib
 from jaxshort import constraints, data, experiments, models
 from jaxshort.errors import UserError
+from jaxshort.methods import METHODS
 from tests.conftest import REPO
 
 HUGE = {int: 10 ** 12, float: 1e12}
@@ -110,6 +111,11 @@ def test_values_the_validator_accepts_pass_or_fail_the_data_checks_in_one_line(n
         except Exception as error:  # pylint: disable=broad-except
           pytest.fail(f"{spec}: --config.{field}={text} passed the validator, then raised "
                       f"{type(error).__name__}: {error}")
+
+
+def test_the_declared_choices_are_the_registries():
+  assert sorted(config_lib.METHOD_NAMES) == METHODS.names()
+  assert sorted(config_lib.REQUIRED_BY_EXPERIMENT) == experiments.EXPERIMENTS.names()
 
 
 def test_every_registered_model_and_dataset_declares_a_constraint_for_each_field():
