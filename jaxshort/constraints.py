@@ -38,9 +38,9 @@ class Rule:
     if self.kind == "choice":
       return "one of " + ", ".join(repr(c) for c in self.choices)
     if self.kind == "sequence":
-      size = (f"{self.length} " if self.length is not None
-              else f"at least {self.min_length} " if self.min_length else "")
-      return f"a tuple of {size}item{'' if size == '1 ' or size == 'at least 1 ' else 's'}, each {self.item.describe()}"
+      count = self.length if self.length is not None else self.min_length
+      size = "" if not count else f"{count} " if self.length is not None else f"at least {count} "
+      return f"a tuple of {size}item{'' if count == 1 else 's'}, each {self.item.describe()}"
     if self.kind == "any":
       return self.what
     name = {"int": "an int", "float": "a number", "str": "a string", "bool": "true or false"}[self.kind]
